@@ -1,0 +1,218 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/pkgctl/pkgctl/packaging"
+)
+
+// PackageOptions is `pkgctl package`: its streams, then the build options.
+type PackageOptions struct {
+	Streams Streams
+	Options packaging.Options
+	// Getenv reads environment variables (FLEETCTL_*); tests inject it.
+	Getenv func(string) (string, bool)
+}
+
+// flagDef is one flag of `pkgctl package`: the same name, type, default and
+// environment variable as `fleetctl package`.
+type flagDef struct {
+	Name   string
+	Env    string // FLEETCTL_* variable read when the flag is not given
+	Usage  string
+	Str    *string
+	Bool   *bool
+	Dur    *time.Duration
+	Def    any  // default: string, bool or time.Duration
+	Secret bool // never echo the value
+}
+
+// packageFlags lists every flag of `fleetctl package` (fleetd-compat.md §1), then pkgctl's own.
+func packageFlags(o *packaging.Options) []flagDef {
+	s := func(name, env string, p *string, def, usage string) flagDef {
+		return flagDef{Name: name, Env: env, Usage: usage, Str: p, Def: def}
+	}
+	b := func(name, env string, p *bool, def bool, usage string) flagDef {
+		return flagDef{Name: name, Env: env, Usage: usage, Bool: p, Def: def}
+	}
+	secret := func(f flagDef) flagDef { f.Secret = true; return f }
+	cacheDir := ""
+	if d, err := os.UserCacheDir(); err == nil {
+		cacheDir = filepath.Join(d, "pkgctl")
+	}
+	return []flagDef{
+		s("type", "", &o.Type, "", "Type of package to build (pkg, deb, rpm, msi, pkg.tar.zst) (required)"),
+		s("arch", "", &o.Arch, "amd64", "Target CPU Architecture for the installer package (Only supported with '--type' deb, rpm, msi, or pkg.tar.zst)"),
+		secret(s("enroll-secret", "", &o.EnrollSecret, "", "Enroll secret for authenticating to Fleet server")),
+		s("fleet-url", "", &o.FleetURL, "", "URL (host:port) of Fleet server"),
+		s("fleet-certificate", "", &o.FleetCertificate, "", "Path to the Fleet server certificate chain"),
+		s("fleet-tls-client-certificate", "", &o.FleetTLSClientCertificate, "", "Path to a TLS client certificate to use when connecting to the Fleet server. This functionality is licensed under the Fleet EE License. Usage requires a current Fleet EE subscription."),
+		s("fleet-tls-client-key", "", &o.FleetTLSClientKey, "", "Path to a TLS client private key to use when connecting to the Fleet server. This functionality is licensed under the Fleet EE License. Usage requires a current Fleet EE subscription."),
+		s("fleet-desktop-alternative-browser-host", "", &o.FleetDesktopAlternativeBrowserHost, "", "Alternative host:port to use for Fleet Desktop in the browser (this may be required when using TLS client authentication in the Fleet server)"),
+		s("identifier", "", &o.Identifier, packaging.DefaultIdentifier, "Identifier for package product"),
+		b("insecure", "", &o.Insecure, false, "Disable TLS certificate verification"),
+		b("service", "", &o.StartService, true, "Install orbit/osquery with a persistence service (launchd, systemd, etc.)"),
+		s("sign-identity", "", &o.SignIdentity, "", "Identity to use for macOS codesigning"),
+		b("notarize", "", &o.Notarize, false, "Whether to notarize macOS packages"),
+		s("osqueryd-channel", "", &o.OsquerydChannel, packaging.DefaultChannel, "Update channel of osqueryd to use"),
+		s("desktop-channel", "", &o.DesktopChannel, packaging.DefaultChannel, "Update channel of desktop to use"),
+		s("orbit-channel", "", &o.OrbitChannel, packaging.DefaultChannel, "Update channel of Orbit to use"),
+		b("disable-updates", "", &o.DisableUpdates, false, "Disable auto updates on the generated package"),
+		b("disable-setup-experience", "", &o.DisableSetupExperience, false, "Disable setup experience for Linux or Windows hosts"),
+		b("bypass-end-user-auth", "", &o.BypassEndUserAuth, false, "Skip the end-user authentication prompt during enrollment (Linux and Windows; macOS does it in MDM)"),
+		s("update-url", "", &o.UpdateURL, packaging.FleetUpdateURL, "URL for update server"),
+		s("update-roots", "", &o.UpdateRoots, "", "Root key JSON metadata for update server (from fleetctl updates roots)"),
+		s("update-tls-certificate", "", &o.UpdateTLSServerCertificate, "", "Path to the update server TLS certificate chain"),
+		s("update-tls-client-certificate", "", &o.UpdateTLSClientCertificate, "", "Path to a TLS client certificate to use when connecting to the update server. This functionality is licensed under the Fleet EE License. Usage requires a current Fleet EE subscription."),
+		s("update-tls-client-key", "", &o.UpdateTLSClientKey, "", "Path to a TLS client private key to use when connecting to the update server. This functionality is licensed under the Fleet EE License. Usage requires a current Fleet EE subscription."),
+		s("osquery-flagfile", "", &o.OsqueryFlagfile, "", "Flagfile to package and provide to osquery"),
+		b("debug", "", &o.Debug, false, "Enable debug logging in orbit"),
+		b("verbose", "", &o.Verbose, false, "Log detailed information when building the package"),
+		b("fleet-desktop", "", &o.Desktop, false, "Include the Fleet Desktop Application in the package"),
+		{Name: "update-interval", Usage: "Interval that Orbit will use to check for new updates (10s, 1h, etc.)", Dur: &o.OrbitUpdateInterval, Def: packaging.DefaultUpdateInterval},
+		b("disable-open-folder", "", &o.DisableOpenFolder, false, "Disable opening the folder at the end (pkgctl never opens it)"),
+		b("native-tooling", "FLEETCTL_NATIVE_TOOLING", &o.NativeTooling, false, "Build the package using native tooling (pkgctl always does)"),
+		s("local-wix-dir", "", &o.LocalWixDir, "", "Use local installation of WiX (pkgctl needs none; no effect)"),
+		secret(s("macos-devid-pem-content", "FLEETCTL_MACOS_DEVID_PEM_CONTENT", &o.MacOSDevIDCertificateContent, "", "Dev ID certificate keypair content in PEM format")),
+		s("app-store-connect-api-key-id", "FLEETCTL_APP_STORE_CONNECT_API_KEY_ID", &o.AppStoreConnectAPIKeyID, "", "App Store Connect API key used for notarization"),
+		s("app-store-connect-api-key-issuer", "FLEETCTL_APP_STORE_CONNECT_API_KEY_ISSUER", &o.AppStoreConnectAPIKeyIssuer, "", "Issuer of the App Store Connect API key"),
+		secret(s("app-store-connect-api-key-content", "FLEETCTL_APP_STORE_CONNECT_API_KEY_CONTENT", &o.AppStoreConnectAPIKeyContent, "", "Contents of the .p8 App Store Connect API key")),
+		b("use-system-configuration", "FLEETCTL_USE_SYSTEM_CONFIGURATION", &o.UseSystemConfiguration, false, "Try to read --fleet-url and --enroll-secret using a configuration profile (macOS only)"),
+		b("enable-scripts", "FLEETCTL_ENABLE_SCRIPTS", &o.EnableScripts, false, "Enable script execution"),
+		s("host-identifier", "FLEETCTL_HOST_IDENTIFIER", &o.HostIdentifier, packaging.DefaultHostIdentifier, "Sets the host identifier that orbit and osquery will use: 'uuid' or 'instance' (Fleet ≥ 4.42.0)"),
+		s("end-user-email", "FLEETCTL_END_USER_EMAIL", &o.EndUserEmail, "", "End user's email that populates human to host mapping"),
+		b("disable-keystore", "FLEETCTL_DISABLE_KEYSTORE", &o.DisableKeystore, false, "Disables the use of the keychain on macOS and Credentials Manager on Windows"),
+		s("osquery-db", "FLEETCTL_OSQUERY_DB", &o.OsqueryDB, "", "Sets a custom osquery database directory, it must be an absolute path (requires orbit >= v1.22.0)"),
+		s("outfile", "", &o.CustomOutfile, "", "Output file for the generated package"),
+		b("fleet-managed-host-identity-certificate", "FLEETCTL_FLEET_MANAGED_HOST_IDENTITY_CERTIFICATE", &o.FleetManagedHostIdentityCertificate, false, "Use a TPM-backed key to sign HTTP requests to Fleet (deb, rpm, pkg.tar.zst). Fleet EE."),
+		// pkgctl's own.
+		s("cache-dir", "", &o.CacheDir, cacheDir, "Cache of verified TUF targets, re-verified on every use (\"\" disables it)"),
+	}
+}
+
+// NewCmdPackage builds `pkgctl package`. runF replaces the build in tests.
+func NewCmdPackage(s Streams, runF func(*PackageOptions) error) *cobra.Command {
+	opts := &PackageOptions{Streams: s, Getenv: os.LookupEnv}
+	defs := packageFlags(&opts.Options)
+	cmd := &cobra.Command{
+		Use:   "package",
+		Short: "Create a fleetd agent",
+		Long:  "An easy way to create fully boot-strapped installer packages for Windows, macOS, or Linux",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := applyEnv(cmd.Flags(), defs, opts.Getenv); err != nil {
+				return &usageError{err}
+			}
+			opts.Options.ArchSet = cmd.Flags().Changed("arch")
+			opts.Options.HostOS = runtime.GOOS
+			if runF != nil {
+				return runF(opts)
+			}
+			return packageRun(cmd, opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	for _, d := range defs {
+		switch {
+		case d.Str != nil:
+			fs.StringVar(d.Str, d.Name, d.Def.(string), d.Usage)
+		case d.Bool != nil:
+			fs.BoolVar(d.Bool, d.Name, d.Def.(bool), d.Usage)
+		case d.Dur != nil:
+			fs.DurationVar(d.Dur, d.Name, d.Def.(time.Duration), d.Usage)
+		}
+		if d.Env != "" {
+			fs.Lookup(d.Name).Usage += fmt.Sprintf(" [$%s]", d.Env)
+		}
+	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	return cmd
+}
+
+// applyEnv sets each flag that was not given from its FLEETCTL_* variable, as
+// urfave/cli does for fleetctl.
+func applyEnv(fs *pflag.FlagSet, defs []flagDef, getenv func(string) (string, bool)) error {
+	for _, d := range defs {
+		if d.Env == "" || fs.Changed(d.Name) {
+			continue
+		}
+		v, ok := getenv(d.Env)
+		if !ok {
+			continue
+		}
+		if err := fs.Set(d.Name, v); err != nil {
+			if d.Secret {
+				return fmt.Errorf("invalid value in $%s for --%s", d.Env, d.Name)
+			}
+			return fmt.Errorf("invalid value %q in $%s for --%s: %w", v, d.Env, d.Name, err)
+		}
+	}
+	return nil
+}
+
+// normalizeArgs accepts the single-dash long flags that fleetctl's flag parser
+// takes (-type=deb, -fleet-url x) by rewriting them to --type=deb.
+func normalizeArgs(root *cobra.Command, args []string) []string {
+	known := map[string]bool{}
+	for _, c := range root.Commands() {
+		c.Flags().VisitAll(func(f *pflag.Flag) { known[f.Name] = true })
+	}
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && len(a) > 2 {
+			name, _, _ := strings.Cut(a[1:], "=")
+			if known[name] {
+				a = "-" + a
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// packageRun validates the options and builds the installer.
+func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
+	o := &opts.Options
+	o.WithDefaults()
+	warnings, err := o.Validate()
+	if err != nil {
+		var fe *packaging.FlagError
+		if errors.As(err, &fe) {
+			return &usageError{err}
+		}
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(opts.Streams.ErrOut, "Warning: %s\n", w)
+	}
+	env := packaging.BuildEnv{}
+	if opts.Streams.ErrIsTerminal {
+		env.Progress = opts.Streams.ErrOut
+	}
+	if o.Verbose {
+		env.Logf = func(format string, args ...any) {
+			fmt.Fprintf(opts.Streams.ErrOut, format+"\n", args...)
+		}
+	}
+	fmt.Fprintln(opts.Streams.Out, "Generating your fleetd agent...")
+	res, err := packaging.Build(cmd.Context(), o, env)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Streams.Out, "Success! You generated fleetd at %s\n", res.Path)
+	fmt.Fprintln(opts.Streams.Out, "Learn how: https://fleetdm.com/learn-more-about/enrolling-hosts")
+	return nil
+}

@@ -1,0 +1,222 @@
+package packaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pkgctl/pkgctl/update"
+)
+
+// BuildEnv is what a build needs from its surroundings.
+type BuildEnv struct {
+	// Progress receives download progress; nil when stderr is not a terminal.
+	Progress io.Writer
+	// Logf prints --verbose details; nil for none.
+	Logf func(format string, args ...any)
+	// Dir resolves a relative --outfile and holds the default output; "" is the
+	// current directory.
+	Dir string
+}
+
+// Result describes a finished installer.
+type Result struct {
+	Path       string // absolute output path
+	Version    string // orbit version
+	Size       int64
+	Components []Component
+}
+
+// Build fetches the agent, lays it out for o.Type and writes the installer,
+// atomically: the output path holds a complete installer or nothing new.
+// o must have passed WithDefaults and Validate.
+func Build(ctx context.Context, o *Options, env BuildEnv) (*Result, error) {
+	p, err := PackagerFor(o.Type)
+	if err != nil {
+		return nil, err
+	}
+	logf := env.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+
+	work, err := os.MkdirTemp("", "pkgctl-build-")
+	if err != nil {
+		return nil, fmt.Errorf("create work directory: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	client, err := update.New(update.Options{
+		URL:            o.UpdateURL,
+		RootJSON:       []byte(o.UpdateRoots),
+		ServerCAFile:   o.UpdateTLSServerCertificate,
+		ClientCertFile: o.UpdateTLSClientCertificate,
+		ClientKeyFile:  o.UpdateTLSClientKey,
+		CacheDir:       o.CacheDir,
+		Progress:       env.Progress,
+		Logf:           env.Logf,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+
+	logf("refreshing TUF metadata from %s", o.UpdateURL)
+	if err := client.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	var comps []Component
+	for i, req := range ComponentsFor(o) {
+		t, err := client.Fetch(ctx, req.Name, req.Platform, req.Channel, req.File)
+		if err != nil {
+			return nil, err
+		}
+		c := Component{Name: req.Name, Platform: req.Platform, Channel: req.Channel, File: req.File, Source: t.File, Version: t.Version}
+		if strings.HasSuffix(req.File, ".tar.gz") {
+			dir := filepath.Join(work, fmt.Sprintf("extract-%d", i))
+			if c.Extracted, err = extract(t.File, dir); err != nil {
+				return nil, fmt.Errorf("unpack %s: %w", t.Path, err)
+			}
+		}
+		logf("fetched %s (version %q, %d bytes)", t.Path, t.Version, t.Length)
+		comps = append(comps, c)
+	}
+	orbit, _ := componentFor(comps, "orbit")
+	if orbit.Version == "" {
+		return nil, fmt.Errorf("TUF target %s has no version in its custom metadata: the package version comes from it", orbit.TargetPath())
+	}
+	meta, err := client.Metadata()
+	if err != nil {
+		return nil, err
+	}
+
+	mtime, err := SourceDate()
+	if err != nil {
+		return nil, err
+	}
+	l, err := NewLayout(o, Inputs{Components: comps, TUFMetadata: meta, MTime: mtime})
+	if err != nil {
+		return nil, err
+	}
+
+	out := o.CustomOutfile
+	if out == "" {
+		out = p.FileName(l)
+	}
+	if !filepath.IsAbs(out) && env.Dir != "" {
+		out = filepath.Join(env.Dir, out)
+	}
+	if out, err = filepath.Abs(out); err != nil {
+		return nil, fmt.Errorf("resolve --outfile: %w", err)
+	}
+	size, err := WriteAtomic(out, func(w io.Writer) error { return p.Package(ctx, l, w) })
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Path: out, Version: l.Version, Size: size, Components: comps}, nil
+}
+
+// extract unpacks a verified tarball and describes what it held.
+func extract(tarGz, dir string) ([]ExtractedEntry, error) {
+	rels, err := update.ExtractTarGz(tarGz, dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []ExtractedEntry
+	for _, rel := range rels {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		st, err := os.Lstat(p)
+		if err != nil {
+			return nil, err
+		}
+		x := ExtractedEntry{Rel: filepath.ToSlash(rel), Mode: st.Mode().Perm()}
+		switch {
+		case st.IsDir():
+			x.Kind = KindDir
+		case st.Mode()&fs.ModeSymlink != 0:
+			x.Kind = KindSymlink
+			if x.Link, err = os.Readlink(p); err != nil {
+				return nil, err
+			}
+		default:
+			x.Kind = KindFile
+			x.Source = p
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// SourceDate is the time stamped on every entry: SOURCE_DATE_EPOCH when set
+// (reproducible builds), else now.
+func SourceDate() (time.Time, error) {
+	v, ok := os.LookupEnv("SOURCE_DATE_EPOCH")
+	if !ok || v == "" {
+		return time.Now().UTC().Truncate(time.Second), nil
+	}
+	var secs int64
+	if _, err := fmt.Sscan(v, &secs); err != nil || secs < 0 || fmt.Sprint(secs) != strings.TrimSpace(v) {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", v)
+	}
+	return time.Unix(secs, 0).UTC(), nil
+}
+
+// WriteAtomic writes path through a temporary file beside it, synced and renamed
+// into place only when write succeeded; on any failure nothing is left behind.
+func WriteAtomic(path string, write func(io.Writer) error) (size int64, err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".pkgctl-*")
+	if err != nil {
+		return 0, fmt.Errorf("create output file in %s: %w", dir, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	cw := &countingWriter{w: f}
+	if err = write(cw); err != nil {
+		return 0, err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return 0, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return 0, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return 0, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return 0, fmt.Errorf("write %s: %w", path, err)
+	}
+	return cw.n, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// IsNotSupported reports whether err says a feature is not built yet.
+func IsNotSupported(err error) bool {
+	var ns *NotSupportedError
+	return errors.As(err, &ns)
+}

@@ -1,0 +1,125 @@
+// Package packaging holds the options of `pkgctl package`, their validation, the
+// per-OS Layout of the agent's files, and the build that turns them into an installer.
+package packaging
+
+import (
+	"net/url"
+	"time"
+)
+
+// Package types, as `--type` takes them.
+const (
+	TypePkg     = "pkg"
+	TypeDeb     = "deb"
+	TypeRPM     = "rpm"
+	TypeMSI     = "msi"
+	TypeArchZst = "pkg.tar.zst"
+)
+
+// Architectures, as `--arch` takes them.
+const (
+	ArchAMD64 = "amd64"
+	ArchARM64 = "arm64"
+)
+
+// Defaults that fleetctl uses.
+const (
+	DefaultIdentifier     = "com.fleetdm.orbit"
+	DefaultChannel        = "stable"
+	DefaultUpdateInterval = 15 * time.Minute
+	DefaultHostIdentifier = "uuid"
+)
+
+// Options are the settings of one installer build. Field names follow fleetctl's
+// packaging.Options; each is bound to the flag named in its comment.
+type Options struct {
+	Type string // --type
+	Arch string // --arch
+
+	EnrollSecret                        string        // --enroll-secret
+	FleetURL                            string        // --fleet-url
+	FleetCertificate                    string        // --fleet-certificate (path)
+	FleetTLSClientCertificate           string        // --fleet-tls-client-certificate (path)
+	FleetTLSClientKey                   string        // --fleet-tls-client-key (path)
+	FleetDesktopAlternativeBrowserHost  string        // --fleet-desktop-alternative-browser-host
+	Identifier                          string        // --identifier
+	Insecure                            bool          // --insecure
+	StartService                        bool          // --service
+	SignIdentity                        string        // --sign-identity
+	Notarize                            bool          // --notarize
+	OsquerydChannel                     string        // --osqueryd-channel
+	DesktopChannel                      string        // --desktop-channel
+	OrbitChannel                        string        // --orbit-channel
+	DisableUpdates                      bool          // --disable-updates
+	DisableSetupExperience              bool          // --disable-setup-experience
+	BypassEndUserAuth                   bool          // --bypass-end-user-auth
+	UpdateURL                           string        // --update-url
+	UpdateRoots                         string        // --update-roots (JSON content)
+	UpdateTLSServerCertificate          string        // --update-tls-certificate (path)
+	UpdateTLSClientCertificate          string        // --update-tls-client-certificate (path)
+	UpdateTLSClientKey                  string        // --update-tls-client-key (path)
+	OsqueryFlagfile                     string        // --osquery-flagfile (path)
+	Debug                               bool          // --debug
+	Verbose                             bool          // --verbose
+	Desktop                             bool          // --fleet-desktop
+	OrbitUpdateInterval                 time.Duration // --update-interval
+	DisableOpenFolder                   bool          // --disable-open-folder
+	NativeTooling                       bool          // --native-tooling
+	LocalWixDir                         string        // --local-wix-dir
+	MacOSDevIDCertificateContent        string        // --macos-devid-pem-content
+	AppStoreConnectAPIKeyID             string        // --app-store-connect-api-key-id
+	AppStoreConnectAPIKeyIssuer         string        // --app-store-connect-api-key-issuer
+	AppStoreConnectAPIKeyContent        string        // --app-store-connect-api-key-content
+	UseSystemConfiguration              bool          // --use-system-configuration
+	EnableScripts                       bool          // --enable-scripts
+	HostIdentifier                      string        // --host-identifier
+	EndUserEmail                        string        // --end-user-email
+	DisableKeystore                     bool          // --disable-keystore
+	OsqueryDB                           string        // --osquery-db
+	CustomOutfile                       string        // --outfile
+	FleetManagedHostIdentityCertificate bool          // --fleet-managed-host-identity-certificate
+
+	// pkgctl additions.
+	CacheDir string // --cache-dir: verified TUF targets; "" disables the cache
+
+	// ArchSet records that --arch was given explicitly (fleetctl refuses it for pkg).
+	ArchSet bool
+	// HostOS is the OS the build runs on (runtime.GOOS); fleetctl's host checks use it.
+	HostOS string
+	// Now is the clock used for certificate expiry checks; zero means time.Now.
+	Now time.Time
+}
+
+// WithDefaults fills every empty setting with fleetctl's default and returns o.
+func (o *Options) WithDefaults() *Options {
+	if o.Arch == "" {
+		o.Arch = ArchAMD64
+	}
+	if o.Identifier == "" {
+		o.Identifier = DefaultIdentifier
+	}
+	for _, ch := range []*string{&o.OrbitChannel, &o.OsquerydChannel, &o.DesktopChannel} {
+		if *ch == "" {
+			*ch = DefaultChannel
+		}
+	}
+	if o.UpdateURL == "" {
+		o.UpdateURL = "https://updates.fleetdm.com"
+	}
+	if o.OrbitUpdateInterval == 0 {
+		o.OrbitUpdateInterval = DefaultUpdateInterval
+	}
+	if o.HostIdentifier == "" {
+		o.HostIdentifier = DefaultHostIdentifier
+	}
+	return o
+}
+
+func (o *Options) now() time.Time {
+	if o.Now.IsZero() {
+		return time.Now()
+	}
+	return o.Now
+}
+
+func parseURL(raw string) (*url.URL, error) { return url.Parse(raw) }

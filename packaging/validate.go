@@ -1,0 +1,411 @@
+package packaging
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// ExpiryWarningWindow is how close to expiry a certificate gets a warning.
+const ExpiryWarningWindow = 30 * 24 * time.Hour
+
+// FlagError is a validation error about one flag. Its message follows fleetctl's
+// wording where fleetctl has one, so scripts that match on it keep working.
+type FlagError struct {
+	Flag string // flag name without dashes, e.g. "fleet-certificate"
+	Msg  string
+	Err  error
+}
+
+func (e *FlagError) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *FlagError) Unwrap() error { return e.Err }
+
+func flagErr(flag, format string, args ...any) *FlagError {
+	return &FlagError{Flag: flag, Msg: fmt.Sprintf(format, args...)}
+}
+
+// validTypes and validArchs are what --type and --arch accept.
+var validTypes = []string{TypePkg, TypeDeb, TypeRPM, TypeMSI, TypeArchZst}
+
+// Validate checks o (after WithDefaults) the way fleetctl does, in fleetctl's order,
+// plus pkgctl's own checks of certificate files and TUF roots. It returns warnings
+// (things that work but deserve attention, or flags without effect for the type)
+// and the first error. It reads the files the flags name but changes nothing.
+func (o *Options) Validate() (warnings []string, err error) {
+	warn := func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }
+
+	if o.Type == "" {
+		return nil, flagErr("type", `Required flag "type" not set`)
+	}
+	if !contains(validTypes, o.Type) {
+		return nil, flagErr("type", "type must be one of ('pkg', 'deb', 'rpm', 'msi', 'pkg.tar.zst')")
+	}
+	if (o.EnrollSecret == "") != (o.FleetURL == "") {
+		return nil, flagErr("enroll-secret", "--enroll-secret and --fleet-url must be provided together")
+	}
+	if o.Insecure && o.FleetCertificate != "" {
+		return nil, flagErr("insecure", "--insecure and --fleet-certificate may not be provided together")
+	}
+	if o.Insecure && o.UpdateTLSServerCertificate != "" {
+		return nil, flagErr("insecure", "--insecure and --update-tls-certificate may not be provided together")
+	}
+	if o.HostIdentifier != "uuid" && o.HostIdentifier != "instance" {
+		return nil, flagErr("host-identifier", "--host-identifier=%s is not supported, currently supported values are 'uuid' and 'instance'", o.HostIdentifier)
+	}
+
+	// Fleet mTLS client pair.
+	if (o.FleetTLSClientCertificate == "") != (o.FleetTLSClientKey == "") {
+		return nil, flagErr("fleet-tls-client-certificate", "must specify both fleet-tls-client-certificate and fleet-tls-client-key")
+	}
+	if o.FleetTLSClientCertificate != "" {
+		w, err := o.checkClientPair("fleet", "fleet-tls-client-certificate", "fleet-tls-client-key", o.FleetTLSClientCertificate, o.FleetTLSClientKey)
+		if err != nil {
+			return nil, err
+		}
+		warnings = append(warnings, w...)
+	}
+	if o.FleetManagedHostIdentityCertificate {
+		if o.Type != TypeDeb && o.Type != TypeRPM && o.Type != TypeArchZst {
+			return nil, flagErr("fleet-managed-host-identity-certificate", "--fleet-managed-host-identity-certificate is only supported for deb/rpm/pkg.tar.zst packages")
+		}
+		if o.FleetTLSClientCertificate != "" {
+			return nil, flagErr("fleet-managed-host-identity-certificate", "--fleet-managed-host-identity-certificate and --fleet-tls-client-certificate may not be provided together")
+		}
+	}
+
+	// Update server mTLS client pair.
+	if (o.UpdateTLSClientCertificate == "") != (o.UpdateTLSClientKey == "") {
+		return nil, flagErr("update-tls-client-certificate", "must specify both update-tls-client-certificate and update-tls-client-key")
+	}
+	if o.UpdateTLSClientCertificate != "" {
+		w, err := o.checkClientPair("update", "update-tls-client-certificate", "update-tls-client-key", o.UpdateTLSClientCertificate, o.UpdateTLSClientKey)
+		if err != nil {
+			return nil, err
+		}
+		warnings = append(warnings, w...)
+	}
+
+	if o.OsqueryDB != "" {
+		if o.Type == TypeMSI {
+			if !isWindowsAbs(o.OsqueryDB) {
+				return nil, flagErr("osquery-db", "--osquery-db must be an absolute path: %q", o.OsqueryDB)
+			}
+		} else if !strings.HasPrefix(o.OsqueryDB, "/") {
+			return nil, flagErr("osquery-db", "--osquery-db must be an absolute path: %q", o.OsqueryDB)
+		}
+	}
+
+	// fleetctl's host checks (#9-#11) exist because it shells out to native tools;
+	// pkgctl builds every format in Go on any OS, so they become notices.
+	if o.NativeTooling {
+		warn("--native-tooling has no effect: pkgctl always builds natively, in Go, on any OS")
+	}
+	if o.LocalWixDir != "" {
+		warn("--local-wix-dir has no effect: pkgctl builds MSI packages without WiX")
+	}
+
+	if o.EndUserEmail != "" {
+		if !isLooseEmail(o.EndUserEmail) {
+			return nil, flagErr("end-user-email", "Invalid email address specified for --end-user-email.")
+		}
+		if o.Type == TypePkg {
+			return nil, flagErr("end-user-email", "Can only set --end-user-email when building an msi, deb, rpm, or pkg.tar.zst package.")
+		}
+	}
+
+	if o.FleetCertificate != "" {
+		w, err := o.checkCAFile("fleet-certificate", "failed to read fleet server certificate", o.FleetCertificate)
+		if err != nil {
+			return nil, err
+		}
+		warnings = append(warnings, w...)
+	}
+	if o.UpdateTLSServerCertificate != "" {
+		w, err := o.checkCAFile("update-tls-certificate", "failed to read update server certificate", o.UpdateTLSServerCertificate)
+		if err != nil {
+			return nil, err
+		}
+		warnings = append(warnings, w...)
+	}
+
+	if o.UseSystemConfiguration && o.Type != TypePkg {
+		return nil, flagErr("use-system-configuration", "--use-system-configuration is only available for pkg installers")
+	}
+
+	if o.CustomOutfile != "" {
+		if !strings.HasSuffix(o.CustomOutfile, "."+o.Type) {
+			return nil, flagErr("outfile", "output file must end with .%s for %s packages", o.Type, o.Type)
+		}
+		if st, err := os.Stat(o.CustomOutfile); err == nil && st.IsDir() {
+			return nil, flagErr("outfile", "--outfile %s is a directory", o.CustomOutfile)
+		}
+		if st, err := os.Stat(filepath.Dir(o.CustomOutfile)); err != nil || !st.IsDir() {
+			return nil, flagErr("outfile", "--outfile %s: directory %s does not exist", o.CustomOutfile, filepath.Dir(o.CustomOutfile))
+		}
+	}
+
+	if o.Type == TypePkg && o.ArchSet {
+		return nil, flagErr("arch", "can't use '--arch' with '--type %s'", o.Type)
+	}
+	if o.Arch != ArchAMD64 && o.Arch != ArchARM64 {
+		return nil, flagErr("arch", "arch must be one of ('amd64', 'arm64')")
+	}
+
+	// pkgctl's own checks.
+	if o.OrbitUpdateInterval <= 0 {
+		return nil, flagErr("update-interval", "--update-interval must be positive, got %s", o.OrbitUpdateInterval)
+	}
+	if o.UpdateRoots != "" {
+		if err := checkRoots(o.UpdateRoots); err != nil {
+			return nil, &FlagError{Flag: "update-roots", Msg: "--update-roots is not valid TUF root metadata (the output of `fleetctl updates roots`)", Err: err}
+		}
+	}
+	if err := checkUpdateURL(o.UpdateURL); err != nil {
+		return nil, err
+	}
+	if o.OsqueryFlagfile != "" {
+		if _, err := os.ReadFile(o.OsqueryFlagfile); err != nil {
+			return nil, &FlagError{Flag: "osquery-flagfile", Msg: fmt.Sprintf("read --osquery-flagfile %s", o.OsqueryFlagfile), Err: errors.Unwrap(err)}
+		}
+	}
+	for _, s := range []struct{ flag, value string }{
+		{"fleet-url", o.FleetURL},
+		{"update-url", o.UpdateURL},
+		{"orbit-channel", o.OrbitChannel},
+		{"osqueryd-channel", o.OsquerydChannel},
+		{"desktop-channel", o.DesktopChannel},
+		{"fleet-desktop-alternative-browser-host", o.FleetDesktopAlternativeBrowserHost},
+		{"osquery-db", o.OsqueryDB},
+		{"end-user-email", o.EndUserEmail},
+		{"identifier", o.Identifier},
+	} {
+		if hasControl(s.value) {
+			return nil, flagErr(s.flag, "--%s must not contain control characters such as newlines", s.flag)
+		}
+	}
+	if hasControl(o.EnrollSecret) {
+		// The value itself is never echoed: it is a secret.
+		return nil, flagErr("enroll-secret", "--enroll-secret must not contain control characters such as newlines")
+	}
+	for _, ch := range []struct{ flag, value string }{
+		{"orbit-channel", o.OrbitChannel}, {"osqueryd-channel", o.OsquerydChannel}, {"desktop-channel", o.DesktopChannel},
+	} {
+		if strings.ContainsAny(ch.value, `/\ `) || ch.value == "." || ch.value == ".." {
+			return nil, flagErr(ch.flag, "--%s %q is not a valid channel name (e.g. stable, edge, 4.6)", ch.flag, ch.value)
+		}
+	}
+
+	warnings = append(warnings, o.noEffectWarnings()...)
+	return warnings, nil
+}
+
+// noEffectWarnings names the flags that fleetctl quietly ignores for o.Type: they
+// are accepted so that scripts keep working, and said to have no effect.
+func (o *Options) noEffectWarnings() []string {
+	var out []string
+	add := func(set bool, flag, formats string) {
+		if set {
+			out = append(out, fmt.Sprintf("--%s has no effect for --type=%s (it applies to %s)", flag, o.Type, formats))
+		}
+	}
+	isPkg := o.Type == TypePkg
+	add(!isPkg && o.Identifier != DefaultIdentifier, "identifier", "pkg")
+	add(!isPkg && o.SignIdentity != "", "sign-identity", "pkg")
+	add(!isPkg && o.Notarize, "notarize", "pkg")
+	add(!isPkg && o.MacOSDevIDCertificateContent != "", "macos-devid-pem-content", "pkg")
+	add(!isPkg && o.AppStoreConnectAPIKeyID != "", "app-store-connect-api-key-id", "pkg")
+	add(!isPkg && o.AppStoreConnectAPIKeyIssuer != "", "app-store-connect-api-key-issuer", "pkg")
+	add(!isPkg && o.AppStoreConnectAPIKeyContent != "", "app-store-connect-api-key-content", "pkg")
+	isLinux := o.Type == TypeDeb || o.Type == TypeRPM || o.Type == TypeArchZst
+	add(isLinux && o.DisableKeystore, "disable-keystore", "pkg and msi")
+	add(isPkg && o.DisableSetupExperience, "disable-setup-experience", "deb, rpm, pkg.tar.zst and msi")
+	add(o.Type == TypeMSI && !o.StartService, "service=false", "pkg, deb, rpm and pkg.tar.zst")
+	return out
+}
+
+// checkClientPair loads a TLS client certificate and key the way fleetctl does and
+// checks that the certificate is PEM, matches the key and is within its validity.
+func (o *Options) checkClientPair(what, certFlag, keyFlag, certPath, keyPath string) ([]string, error) {
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, &FlagError{Flag: certFlag, Msg: fmt.Sprintf("read --%s %s", certFlag, certPath), Err: errors.Unwrap(err)}
+	}
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, &FlagError{Flag: keyFlag, Msg: fmt.Sprintf("read --%s %s", keyFlag, keyPath), Err: errors.Unwrap(err)}
+	}
+	certs, err := parseCertsPEM(certPEM)
+	if err != nil {
+		return nil, &FlagError{Flag: certFlag, Msg: fmt.Sprintf("--%s %s", certFlag, certPath), Err: err}
+	}
+	if !hasPEMBlock(keyPEM, "PRIVATE KEY") {
+		// Never include the key's bytes in the error.
+		return nil, flagErr(keyFlag, "--%s %s: no PEM private key found", keyFlag, keyPath)
+	}
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		return nil, flagErr(certFlag, "error loading %s client certificate and key: --%s %s does not match --%s %s (%s)", what, keyFlag, keyPath, certFlag, certPath, sanitizeKeyErr(err))
+	}
+	return o.checkValidity(certFlag, certPath, certs[:1], true)
+}
+
+// checkCAFile checks a CA bundle: readable, PEM, and not wholly expired.
+func (o *Options) checkCAFile(flag, fleetMsg, path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &FlagError{Flag: flag, Msg: fmt.Sprintf("%s %q", fleetMsg, path), Err: errors.Unwrap(err)}
+	}
+	certs, err := parseCertsPEM(data)
+	if err != nil {
+		return nil, &FlagError{Flag: flag, Msg: fmt.Sprintf("%s %q (--%s)", fleetMsg, path, flag), Err: err}
+	}
+	return o.checkValidity(flag, path, certs, false)
+}
+
+// checkValidity errors when a client certificate (or every certificate of a CA
+// bundle) is expired or not yet valid, and warns when one expires within 30 days.
+func (o *Options) checkValidity(flag, path string, certs []*x509.Certificate, leaf bool) ([]string, error) {
+	now := o.now()
+	var warnings []string
+	valid := 0
+	for _, c := range certs {
+		name := c.Subject.CommonName
+		switch {
+		case now.After(c.NotAfter):
+			if leaf {
+				return nil, flagErr(flag, "--%s %s: certificate %q expired on %s", flag, path, name, c.NotAfter.UTC().Format(time.RFC3339))
+			}
+			warnings = append(warnings, fmt.Sprintf("--%s %s: certificate %q expired on %s", flag, path, name, c.NotAfter.UTC().Format(time.RFC3339)))
+		case now.Before(c.NotBefore):
+			if leaf {
+				return nil, flagErr(flag, "--%s %s: certificate %q is not valid before %s", flag, path, name, c.NotBefore.UTC().Format(time.RFC3339))
+			}
+			valid++
+		default:
+			valid++
+			if c.NotAfter.Sub(now) < ExpiryWarningWindow {
+				warnings = append(warnings, fmt.Sprintf("--%s %s: certificate %q expires soon, on %s", flag, path, name, c.NotAfter.UTC().Format(time.RFC3339)))
+			}
+		}
+	}
+	if valid == 0 {
+		return nil, flagErr(flag, "--%s %s: every certificate in the file has expired", flag, path)
+	}
+	return warnings, nil
+}
+
+// parseCertsPEM returns every certificate in a PEM bundle; the error is
+// fleetctl's "invalid PEM file" when there is none.
+func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parse certificate: %w", err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("invalid PEM file: no CERTIFICATE block found")
+	}
+	return certs, nil
+}
+
+func hasPEMBlock(data []byte, suffix string) bool {
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return false
+		}
+		if strings.HasSuffix(block.Type, suffix) {
+			return true
+		}
+	}
+}
+
+// sanitizeKeyErr keeps tls's error text but never anything that could be key material.
+func sanitizeKeyErr(err error) string {
+	s := err.Error()
+	if strings.Contains(s, "PRIVATE KEY") && strings.Contains(s, "-----") {
+		return "the key could not be parsed"
+	}
+	return s
+}
+
+func checkRoots(rootsJSON string) error {
+	root, err := metadata.Root().FromBytes([]byte(rootsJSON))
+	if err != nil {
+		return err
+	}
+	if len(root.Signatures) == 0 {
+		return errors.New("root metadata has no signatures")
+	}
+	for _, role := range []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP} {
+		if _, ok := root.Signed.Roles[role]; !ok {
+			return fmt.Errorf("root metadata has no %q role", role)
+		}
+	}
+	return nil
+}
+
+func checkUpdateURL(raw string) error {
+	u, err := parseURL(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return flagErr("update-url", "--update-url %q must be an http or https URL", raw)
+	}
+	return nil
+}
+
+// isLooseEmail accepts what fleet.IsLooseEmail accepts: local@domain with no
+// spaces and exactly one @.
+func isLooseEmail(s string) bool {
+	i := strings.Index(s, "@")
+	return i > 0 && i < len(s)-1 && strings.Count(s, "@") == 1 && !strings.ContainsAny(s, " \t<>")
+}
+
+func isWindowsAbs(p string) bool {
+	if strings.HasPrefix(p, `\\`) || strings.HasPrefix(p, `//`) {
+		return true
+	}
+	return len(p) >= 3 && ((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')) && p[1] == ':' && (p[2] == '\\' || p[2] == '/')
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
