@@ -101,7 +101,10 @@ func packageFlags(o *packaging.Options) []flagDef {
 
 // NewCmdPackage builds `pkgctl package`. runF replaces the build in tests.
 func NewCmdPackage(s Streams, runF func(*PackageOptions) error) *cobra.Command {
-	opts := &PackageOptions{Streams: s, Getenv: os.LookupEnv}
+	return newCmdPackage(&PackageOptions{Streams: s, Getenv: os.LookupEnv}, runF)
+}
+
+func newCmdPackage(opts *PackageOptions, runF func(*PackageOptions) error) *cobra.Command {
 	defs := packageFlags(&opts.Options)
 	cmd := &cobra.Command{
 		Use:   "package",
