@@ -1,0 +1,55 @@
+package packaging
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestWriteAtomic(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "x.deb")
+	if err := os.WriteFile(out, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A failing write leaves the old file and no temp file.
+	_, err := WriteAtomic(out, func(w io.Writer) error {
+		w.Write([]byte("partial"))
+		return errors.New("boom")
+	})
+	if err == nil {
+		t.Fatal("want error")
+	}
+	if b, _ := os.ReadFile(out); string(b) != "old" {
+		t.Errorf("output changed to %q after a failed write", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("leftovers in output dir: %v", ents)
+	}
+	// A good write replaces it whole, world-readable.
+	n, err := WriteAtomic(out, func(w io.Writer) error { _, err := w.Write([]byte("new content")); return err })
+	if err != nil || n != 11 {
+		t.Fatalf("n=%d err=%v", n, err)
+	}
+	st, _ := os.Stat(out)
+	if b, _ := os.ReadFile(out); string(b) != "new content" || st.Mode().Perm() != 0o644 {
+		t.Errorf("got %q mode %o", b, st.Mode().Perm())
+	}
+}
+
+func TestSourceDate(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	got, err := SourceDate()
+	if err != nil || !got.Equal(time.Unix(1700000000, 0)) {
+		t.Errorf("got %v %v", got, err)
+	}
+	for _, bad := range []string{"abc", "-5", "12x"} {
+		t.Setenv("SOURCE_DATE_EPOCH", bad)
+		if _, err := SourceDate(); err == nil {
+			t.Errorf("SOURCE_DATE_EPOCH=%q accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package packaging
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pkgctl/pkgctl/internal/testenv"
+)
+
+// certFiles are throwaway certificate files for validation cases.
+type certFiles struct {
+	CA, OtherCA, Cert, Key, OtherKey, Expired, ExpiredKey, Soon, SoonKey, Future, FutureKey, NotPEM, Empty, Roots string
+}
+
+func newCertFiles(t *testing.T) certFiles {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := testenv.NewCA("validate CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := testenv.NewCA("other CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) string {
+		p, err := testenv.WriteFile(dir, name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	issue := func(name string, nb, na time.Time) (string, string) {
+		c, k, err := ca.IssueClientValidity(name, nb, na)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(name+".crt", c), write(name+".key", k)
+	}
+	now := time.Now()
+	var f certFiles
+	f.CA = write("ca.pem", ca.CertPEM)
+	f.OtherCA = write("other.pem", other.CertPEM)
+	f.Cert, f.Key = issue("client", now.Add(-time.Hour), now.Add(365*24*time.Hour))
+	_, f.OtherKey = issue("other", now.Add(-time.Hour), now.Add(365*24*time.Hour))
+	f.Expired, f.ExpiredKey = issue("expired", now.Add(-48*time.Hour), now.Add(-24*time.Hour))
+	f.Soon, f.SoonKey = issue("soon", now.Add(-time.Hour), now.Add(10*24*time.Hour))
+	f.Future, f.FutureKey = issue("future", now.Add(24*time.Hour), now.Add(48*time.Hour))
+	f.NotPEM = write("not.pem", []byte("this is not PEM\n"))
+	f.Empty = write("empty.pem", nil)
+	repo, err := testenv.NewRepo(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Roots = string(repo.RootJSON())
+	return f
+}
+
+func TestValidate(t *testing.T) {
+	f := newCertFiles(t)
+	outDir := t.TempDir()
+	base := func() Options { return Options{Type: TypeDeb, StartService: true} }
+	tests := []struct {
+		name   string
+		mod    func(o *Options)
+		flag   string // the flag the error names
+		errHas string // "" = valid
+		warn   string // a warning that must appear
+	}{
+		{"minimal", func(o *Options) {}, "", "", ""},
+		{"no type", func(o *Options) { o.Type = "" }, "type", `Required flag "type" not set`, ""},
+		{"bad type", func(o *Options) { o.Type = "zip" }, "type", "type must be one of ('pkg', 'deb', 'rpm', 'msi', 'pkg.tar.zst')", ""},
+		{"secret without url", func(o *Options) { o.EnrollSecret = "x" }, "enroll-secret", "--enroll-secret and --fleet-url must be provided together", ""},
+		{"url without secret", func(o *Options) { o.FleetURL = "https://f" }, "enroll-secret", "--enroll-secret and --fleet-url must be provided together", ""},
+		{"insecure + fleet cert", func(o *Options) { o.Insecure = true; o.FleetCertificate = f.CA }, "insecure", "--insecure and --fleet-certificate may not be provided together", ""},
+		{"insecure + update cert", func(o *Options) { o.Insecure = true; o.UpdateTLSServerCertificate = f.CA }, "insecure", "--insecure and --update-tls-certificate may not be provided together", ""},
+		{"host identifier", func(o *Options) { o.HostIdentifier = "serial" }, "host-identifier", "--host-identifier=serial is not supported, currently supported values are 'uuid' and 'instance'", ""},
+		{"fleet cert without key", func(o *Options) { o.FleetTLSClientCertificate = f.Cert }, "fleet-tls-client-certificate", "must specify both fleet-tls-client-certificate and fleet-tls-client-key", ""},
+		{"fleet key without cert", func(o *Options) { o.FleetTLSClientKey = f.Key }, "fleet-tls-client-certificate", "must specify both fleet-tls-client-certificate and fleet-tls-client-key", ""},
+		{"fleet key mismatch", func(o *Options) { o.FleetTLSClientCertificate, o.FleetTLSClientKey = f.Cert, f.OtherKey }, "fleet-tls-client-certificate", "error loading fleet client certificate and key", ""},
+		{"fleet cert not PEM", func(o *Options) { o.FleetTLSClientCertificate, o.FleetTLSClientKey = f.NotPEM, f.Key }, "fleet-tls-client-certificate", "invalid PEM file", ""},
+		{"fleet key not PEM", func(o *Options) { o.FleetTLSClientCertificate, o.FleetTLSClientKey = f.Cert, f.NotPEM }, "fleet-tls-client-key", "no PEM private key", ""},
+		{"fleet cert unreadable", func(o *Options) { o.FleetTLSClientCertificate, o.FleetTLSClientKey = "/nonexistent/c.crt", f.Key }, "fleet-tls-client-certificate", "read --fleet-tls-client-certificate /nonexistent/c.crt", ""},
+		{"fleet cert expired", func(o *Options) { o.FleetTLSClientCertificate, o.FleetTLSClientKey = f.Expired, f.ExpiredKey }, "fleet-tls-client-certificate", "expired on", ""},
+		{"fleet cert not yet valid", func(o *Options) { o.FleetTLSClientCertificate, o.FleetTLSClientKey = f.Future, f.FutureKey }, "fleet-tls-client-certificate", "is not valid before", ""},
+		{"fleet cert expiring soon", func(o *Options) { o.FleetTLSClientCertificate, o.FleetTLSClientKey = f.Soon, f.SoonKey }, "", "", "expires soon"},
+		{"managed identity on msi", func(o *Options) { o.Type = TypeMSI; o.FleetManagedHostIdentityCertificate = true }, "fleet-managed-host-identity-certificate", "--fleet-managed-host-identity-certificate is only supported for deb/rpm/pkg.tar.zst packages", ""},
+		{"managed identity + client cert", func(o *Options) {
+			o.FleetManagedHostIdentityCertificate = true
+			o.FleetTLSClientCertificate, o.FleetTLSClientKey = f.Cert, f.Key
+		}, "fleet-managed-host-identity-certificate", "--fleet-managed-host-identity-certificate and --fleet-tls-client-certificate may not be provided together", ""},
+		{"update cert without key", func(o *Options) { o.UpdateTLSClientCertificate = f.Cert }, "update-tls-client-certificate", "must specify both update-tls-client-certificate and update-tls-client-key", ""},
+		{"update key mismatch", func(o *Options) { o.UpdateTLSClientCertificate, o.UpdateTLSClientKey = f.Cert, f.OtherKey }, "update-tls-client-certificate", "error loading update client certificate and key", ""},
+		{"update cert expired", func(o *Options) { o.UpdateTLSClientCertificate, o.UpdateTLSClientKey = f.Expired, f.ExpiredKey }, "update-tls-client-certificate", "expired on", ""},
+		{"osquery-db relative", func(o *Options) { o.OsqueryDB = "var/db" }, "osquery-db", `--osquery-db must be an absolute path: "var/db"`, ""},
+		{"osquery-db windows on msi", func(o *Options) { o.Type = TypeMSI; o.OsqueryDB = `C:\osquery\db` }, "", "", ""},
+		{"osquery-db unix on msi", func(o *Options) { o.Type = TypeMSI; o.OsqueryDB = "/var/db" }, "osquery-db", "must be an absolute path", ""},
+		{"bad email", func(o *Options) { o.EndUserEmail = "nobody" }, "end-user-email", "Invalid email address specified for --end-user-email.", ""},
+		{"email on pkg", func(o *Options) { o.Type = TypePkg; o.EndUserEmail = "a@b.c" }, "end-user-email", "Can only set --end-user-email when building an msi, deb, rpm, or pkg.tar.zst package.", ""},
+		{"fleet CA not PEM", func(o *Options) { o.FleetCertificate = f.NotPEM }, "fleet-certificate", "failed to read fleet server certificate", ""},
+		{"fleet CA empty", func(o *Options) { o.FleetCertificate = f.Empty }, "fleet-certificate", "invalid PEM file", ""},
+		{"fleet CA missing", func(o *Options) { o.FleetCertificate = "/nonexistent.pem" }, "fleet-certificate", `failed to read fleet server certificate "/nonexistent.pem"`, ""},
+		{"update CA not PEM", func(o *Options) { o.UpdateTLSServerCertificate = f.NotPEM }, "update-tls-certificate", "failed to read update server certificate", ""},
+		{"update CA expired only", func(o *Options) { o.UpdateTLSServerCertificate = f.Expired }, "update-tls-certificate", "every certificate in the file has expired", ""},
+		{"system configuration on deb", func(o *Options) { o.UseSystemConfiguration = true }, "use-system-configuration", "--use-system-configuration is only available for pkg installers", ""},
+		{"outfile suffix", func(o *Options) { o.CustomOutfile = filepath.Join(outDir, "x.rpm") }, "outfile", "output file must end with .deb for deb packages", ""},
+		{"outfile suffix zst", func(o *Options) { o.Type = TypeArchZst; o.CustomOutfile = filepath.Join(outDir, "x.zst") }, "outfile", "output file must end with .pkg.tar.zst for pkg.tar.zst packages", ""},
+		{"outfile dir missing", func(o *Options) { o.CustomOutfile = "/nonexistent/dir/x.deb" }, "outfile", "does not exist", ""},
+		{"outfile is a dir", func(o *Options) {
+			d := filepath.Join(outDir, "d.deb")
+			os.Mkdir(d, 0o755)
+			o.CustomOutfile = d
+		}, "outfile", "is a directory", ""},
+		{"arch with pkg", func(o *Options) { o.Type = TypePkg; o.ArchSet = true }, "arch", "can't use '--arch' with '--type pkg'", ""},
+		{"bad arch", func(o *Options) { o.Arch = "386" }, "arch", "arch must be one of ('amd64', 'arm64')", ""},
+		{"bad roots json", func(o *Options) { o.UpdateRoots = "{not json" }, "update-roots", "--update-roots is not valid TUF root metadata", ""},
+		{"roots not a root", func(o *Options) { o.UpdateRoots = `{"signed":{"_type":"targets"},"signatures":[]}` }, "update-roots", "--update-roots is not valid TUF root metadata", ""},
+		{"good roots", func(o *Options) { o.UpdateRoots = f.Roots }, "", "", ""},
+		{"bad update url", func(o *Options) { o.UpdateURL = "ftp://x" }, "update-url", "must be an http or https URL", ""},
+		{"bad interval", func(o *Options) { o.OrbitUpdateInterval = -time.Second }, "update-interval", "--update-interval must be positive", ""},
+		{"flagfile missing", func(o *Options) { o.OsqueryFlagfile = "/nonexistent.flags" }, "osquery-flagfile", "read --osquery-flagfile /nonexistent.flags", ""},
+		{"newline in secret", func(o *Options) { o.FleetURL, o.EnrollSecret = "https://f", "a\nb" }, "enroll-secret", "must not contain control characters", ""},
+		{"newline in url", func(o *Options) { o.FleetURL, o.EnrollSecret = "https://f\n", "a" }, "fleet-url", "must not contain control characters", ""},
+		{"channel with slash", func(o *Options) { o.OrbitChannel = "../x" }, "orbit-channel", "is not a valid channel name", ""},
+		{"sign identity on deb warns", func(o *Options) { o.SignIdentity = "Developer ID" }, "", "", "--sign-identity has no effect for --type=deb"},
+		{"notarize on rpm warns", func(o *Options) { o.Type = TypeRPM; o.Notarize = true }, "", "", "--notarize has no effect for --type=rpm"},
+		{"identifier on deb warns", func(o *Options) { o.Identifier = "com.example" }, "", "", "--identifier has no effect"},
+		{"keystore on deb warns", func(o *Options) { o.DisableKeystore = true }, "", "", "--disable-keystore has no effect"},
+		{"native tooling warns", func(o *Options) { o.NativeTooling = true }, "", "", "--native-tooling has no effect"},
+		{"local wix warns", func(o *Options) { o.LocalWixDir = "/wix" }, "", "", "--local-wix-dir has no effect"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := base()
+			tt.mod(&o)
+			o.WithDefaults()
+			warnings, err := o.Validate()
+			if tt.errHas == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+			} else {
+				if err == nil {
+					t.Fatalf("no error, want %q", tt.errHas)
+				}
+				if !strings.Contains(err.Error(), tt.errHas) {
+					t.Errorf("error %q does not contain %q", err, tt.errHas)
+				}
+				fe, ok := err.(*FlagError)
+				if !ok || fe.Flag != tt.flag {
+					t.Errorf("error names flag %v, want %q", fe, tt.flag)
+				}
+			}
+			if tt.warn != "" && !strings.Contains(strings.Join(warnings, "\n"), tt.warn) {
+				t.Errorf("warnings %q lack %q", warnings, tt.warn)
+			}
+		})
+	}
+}
+
+func TestValidateNeverEchoesSecrets(t *testing.T) {
+	f := newCertFiles(t)
+	key, err := os.ReadFile(f.OtherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{
+		{Type: TypeDeb, FleetURL: "https://f", EnrollSecret: "TOPSECRET\n"},
+		{Type: TypeDeb, FleetTLSClientCertificate: f.Cert, FleetTLSClientKey: f.OtherKey},
+		{Type: TypeDeb, FleetTLSClientCertificate: f.OtherKey, FleetTLSClientKey: f.OtherKey},
+		{Type: TypeDeb, UpdateTLSClientCertificate: f.Cert, UpdateTLSClientKey: f.Cert},
+	} {
+		o.WithDefaults()
+		_, err := o.Validate()
+		if err == nil {
+			t.Fatalf("%+v: want an error", o)
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "TOPSECRET") || strings.Contains(msg, "PRIVATE KEY") || strings.Contains(msg, strings.Split(string(key), "\n")[1]) {
+			t.Errorf("error leaks a secret: %s", msg)
+		}
+	}
+}
