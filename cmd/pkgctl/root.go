@@ -36,6 +36,7 @@ func NewCmdRoot(s Streams) *cobra.Command {
 	root.SetErr(s.ErrOut)
 	root.AddCommand(NewCmdPackage(s, nil))
 	root.AddCommand(NewCmdVersion(s))
+	root.AddCommand(NewCmdDocs(s))
 	return root
 }
 
