@@ -1,0 +1,195 @@
+package update
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type tarEntry struct {
+	name     string
+	typ      byte
+	mode     int64
+	body     string
+	linkname string
+}
+
+func writeTarGz(t *testing.T, entries []tarEntry) string {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, e := range entries {
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.linkname}
+		if e.typ == tar.TypeReg {
+			hdr.Size = int64(len(e.body))
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if e.typ == tar.TypeReg {
+			if _, err := tw.Write([]byte(e.body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	must(t, tw.Close())
+	must(t, gz.Close())
+	p := filepath.Join(t.TempDir(), "x.tar.gz")
+	must(t, os.WriteFile(p, buf.Bytes(), 0o600))
+	return p
+}
+
+func TestExtractTarGz(t *testing.T) {
+	archive := writeTarGz(t, []tarEntry{
+		{name: "./", typ: tar.TypeDir, mode: 0o755},
+		{name: "Fleet Desktop.app/", typ: tar.TypeDir, mode: 0o755},
+		{name: "Fleet Desktop.app/Contents/MacOS/fleet-desktop", typ: tar.TypeReg, mode: 0o755, body: "#!/bin/sh\n"},
+		{name: "Fleet Desktop.app/Contents/Info.plist", typ: tar.TypeReg, mode: 0o644, body: "<plist/>"},
+		{name: "private/", typ: tar.TypeDir, mode: 0o700},
+		{name: "private/secret", typ: tar.TypeReg, mode: 0o600, body: "s"},
+		{name: "readonly/", typ: tar.TypeDir, mode: 0o555},
+		{name: "readonly/file", typ: tar.TypeReg, mode: 0o444, body: "r"},
+		{name: "Fleet Desktop.app/Contents/Current", typ: tar.TypeSymlink, linkname: "MacOS"},
+		{name: "Fleet Desktop.app/Contents/Resources", typ: tar.TypeSymlink, linkname: "../../private"},
+		{name: "dup", typ: tar.TypeReg, mode: 0o644, body: "first"},
+		{name: "dup", typ: tar.TypeReg, mode: 0o640, body: "second"},
+	})
+	dest := filepath.Join(t.TempDir(), "out")
+	names, err := ExtractTarGz(archive, dest)
+	if err != nil {
+		t.Fatalf("ExtractTarGz: %v", err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(dest, "readonly"), 0o755) })
+	wantNames := []string{
+		"Fleet Desktop.app",
+		"Fleet Desktop.app/Contents/MacOS/fleet-desktop",
+		"Fleet Desktop.app/Contents/Info.plist",
+		"private",
+		"private/secret",
+		"readonly",
+		"readonly/file",
+		"Fleet Desktop.app/Contents/Current",
+		"Fleet Desktop.app/Contents/Resources",
+		"dup",
+		"dup",
+	}
+	if strings.Join(names, "|") != strings.Join(wantNames, "|") {
+		t.Errorf("names\n got %q\nwant %q", names, wantNames)
+	}
+	modes := []struct {
+		path string
+		mode fs.FileMode
+	}{
+		{"", 0o755},
+		{"Fleet Desktop.app", fs.ModeDir | 0o755},
+		{"Fleet Desktop.app/Contents", fs.ModeDir | 0o755}, // implicit parent
+		{"Fleet Desktop.app/Contents/MacOS/fleet-desktop", 0o755},
+		{"Fleet Desktop.app/Contents/Info.plist", 0o644},
+		{"private", fs.ModeDir | 0o700},
+		{"private/secret", 0o600},
+		{"readonly", fs.ModeDir | 0o555},
+		{"readonly/file", 0o444},
+		{"Fleet Desktop.app/Contents/Current", fs.ModeSymlink},
+		{"dup", 0o640},
+	}
+	for _, m := range modes {
+		st, err := os.Lstat(filepath.Join(dest, filepath.FromSlash(m.path)))
+		if err != nil {
+			t.Errorf("%s: %v", m.path, err)
+			continue
+		}
+		got := st.Mode()
+		if m.mode&fs.ModeSymlink != 0 {
+			got &= fs.ModeType
+		}
+		if m.path == "" {
+			got = got.Perm()
+		}
+		if got != m.mode {
+			t.Errorf("%s: mode %v, want %v", m.path, got, m.mode)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(dest, "dup")); string(data) != "second" {
+		t.Errorf("dup = %q, want the later entry", data)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dest, "Fleet Desktop.app/Contents/Resources/secret")); string(data) != "s" {
+		t.Errorf("symlink inside the tree does not resolve: %q", data)
+	}
+}
+
+func TestExtractTarGzRefuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		entries []tarEntry
+		wantMsg string
+	}{
+		{"parent path", []tarEntry{{name: "../x", typ: tar.TypeReg, mode: 0o644, body: "x"}}, "escapes the destination"},
+		{"nested parent path", []tarEntry{{name: "a/../../x", typ: tar.TypeReg, mode: 0o644, body: "x"}}, "escapes the destination"},
+		{"absolute path", []tarEntry{{name: "/abs", typ: tar.TypeReg, mode: 0o644, body: "x"}}, "absolute path"},
+		{"absolute directory", []tarEntry{{name: "/tmp/", typ: tar.TypeDir, mode: 0o755}}, "absolute path"},
+		{"windows drive path", []tarEntry{{name: `C:\Windows\x`, typ: tar.TypeReg, mode: 0o644, body: "x"}}, "absolute path"},
+		{"symlink escaping", []tarEntry{{name: "lnk", typ: tar.TypeSymlink, linkname: "../outside"}}, "escapes the destination"},
+		{"symlink to absolute path", []tarEntry{{name: "lnk", typ: tar.TypeSymlink, linkname: "/etc/passwd"}}, "absolute path"},
+		{"write through symlink", []tarEntry{
+			{name: "sub/", typ: tar.TypeDir, mode: 0o755},
+			{name: "lnk", typ: tar.TypeSymlink, linkname: "sub"},
+			{name: "lnk/x", typ: tar.TypeReg, mode: 0o644, body: "x"},
+		}, "is a symbolic link"},
+		{"symlink chain escaping", []tarEntry{
+			// Each link is lexically inside, but sub2/x resolves through sub/l1 (= dest) to dest/..
+			{name: "sub/", typ: tar.TypeDir, mode: 0o755},
+			{name: "sub/l1", typ: tar.TypeSymlink, linkname: ".."},
+			{name: "sub2/", typ: tar.TypeDir, mode: 0o755},
+			{name: "sub2/x", typ: tar.TypeSymlink, linkname: "../sub/l1/.."},
+		}, "resolves outside the destination"},
+		{"dangling symlink", []tarEntry{{name: "lnk", typ: tar.TypeSymlink, linkname: "missing"}}, "does not resolve"},
+		{"hard link", []tarEntry{
+			{name: "a", typ: tar.TypeReg, mode: 0o644, body: "x"},
+			{name: "b", typ: tar.TypeLink, linkname: "a"},
+		}, "unsupported entry type"},
+		{"device", []tarEntry{{name: "dev", typ: tar.TypeChar, mode: 0o644}}, "unsupported entry type"},
+		{"file over directory", []tarEntry{
+			{name: "d/", typ: tar.TypeDir, mode: 0o755},
+			{name: "d", typ: tar.TypeReg, mode: 0o644, body: "x"},
+		}, "a directory with that name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			archive := writeTarGz(t, tt.entries)
+			base := t.TempDir()
+			dest := filepath.Join(base, "out")
+			_, err := ExtractTarGz(archive, dest)
+			if err == nil {
+				t.Fatal("ExtractTarGz succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) || !strings.Contains(err.Error(), "refusing entry") {
+				t.Errorf("error %q does not contain %q", err, tt.wantMsg)
+			}
+			// Nothing was written next to the destination.
+			entries, err := os.ReadDir(base)
+			must(t, err)
+			for _, e := range entries {
+				if e.Name() != "out" {
+					t.Errorf("extraction wrote %s outside the destination", e.Name())
+				}
+			}
+		})
+	}
+}
+
+func TestExtractTarGzBadInput(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "bad.tar.gz")
+	must(t, os.WriteFile(p, []byte("not gzip"), 0o600))
+	if _, err := ExtractTarGz(p, t.TempDir()); err == nil || !strings.Contains(err.Error(), p) {
+		t.Errorf("error %v does not name the archive", err)
+	}
+	if _, err := ExtractTarGz(filepath.Join(t.TempDir(), "missing.tar.gz"), t.TempDir()); err == nil {
+		t.Error("missing archive extracted")
+	}
+}
