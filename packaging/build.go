@@ -20,6 +20,8 @@ type BuildEnv struct {
 	Progress io.Writer
 	// Logf prints --verbose details; nil for none.
 	Logf func(format string, args ...any)
+	// ToolVersion is pkgctl's version, sent in the User-Agent.
+	ToolVersion string
 	// Dir resolves a relative --outfile and holds the default output; "" is the
 	// current directory.
 	Dir string
@@ -61,6 +63,7 @@ func Build(ctx context.Context, o *Options, env BuildEnv) (*Result, error) {
 		CacheDir:       o.CacheDir,
 		Progress:       env.Progress,
 		Logf:           env.Logf,
+		Version:        env.ToolVersion,
 	})
 	if err != nil {
 		return nil, err

@@ -201,7 +201,7 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 	for _, w := range warnings {
 		fmt.Fprintf(opts.Streams.ErrOut, "Warning: %s\n", w)
 	}
-	env := packaging.BuildEnv{}
+	env := packaging.BuildEnv{ToolVersion: version}
 	if opts.Streams.ErrIsTerminal {
 		env.Progress = opts.Streams.ErrOut
 	}
