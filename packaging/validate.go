@@ -177,6 +177,9 @@ func (o *Options) Validate() (warnings []string, err error) {
 	if err := checkUpdateURL(o.UpdateURL); err != nil {
 		return nil, err
 	}
+	if o.UpdateRoots == "" && strings.TrimRight(o.UpdateURL, "/") != FleetUpdateURL {
+		warn("--update-url %s is not Fleet's update server but --update-roots is empty: Fleet's root will be trusted, which a custom TUF server's metadata will not match (pass --update-roots \"$(fleetctl updates roots)\")", o.UpdateURL)
+	}
 	if o.OsqueryFlagfile != "" {
 		if _, err := os.ReadFile(o.OsqueryFlagfile); err != nil {
 			return nil, &FlagError{Flag: "osquery-flagfile", Msg: fmt.Sprintf("read --osquery-flagfile %s", o.OsqueryFlagfile), Err: errors.Unwrap(err)}

@@ -119,6 +119,7 @@ func TestValidate(t *testing.T) {
 		{"bad roots json", func(o *Options) { o.UpdateRoots = "{not json" }, "update-roots", "--update-roots is not valid TUF root metadata", ""},
 		{"roots not a root", func(o *Options) { o.UpdateRoots = `{"signed":{"_type":"targets"},"signatures":[]}` }, "update-roots", "--update-roots is not valid TUF root metadata", ""},
 		{"good roots", func(o *Options) { o.UpdateRoots = f.Roots }, "", "", ""},
+		{"custom url without roots warns", func(o *Options) { o.UpdateURL = "https://tuf.example.com" }, "", "", "--update-roots is empty"},
 		{"bad update url", func(o *Options) { o.UpdateURL = "ftp://x" }, "update-url", "must be an http or https URL", ""},
 		{"bad interval", func(o *Options) { o.OrbitUpdateInterval = -time.Second }, "update-interval", "--update-interval must be positive", ""},
 		{"flagfile missing", func(o *Options) { o.OsqueryFlagfile = "/nonexistent.flags" }, "osquery-flagfile", "read --osquery-flagfile /nonexistent.flags", ""},
