@@ -1,0 +1,453 @@
+// Command bench (`make bench`) measures how fast pkgctl builds an installer from a warm
+// cache, against the floor set by the compression the format needs.
+//
+// It publishes a 150 MB synthetic agent (orbit 30 MB, osqueryd 60 MB, Fleet Desktop 60 MB
+// inside desktop.tar.gz; half compressible text, half random bytes) on a fresh TUF
+// repository served over mutual TLS on 127.0.0.1, builds the pkgctl binary, and for each
+// case runs `pkgctl package` once cold (filling the cache) and -n times warm. It reports the
+// median warm wall time, throughput (agent MB / wall s) and the peak RSS of the pkgctl
+// process, beside the floor: the time to compress the component files the package holds
+// with the library and level the format uses (measured in the same run, -n times, median).
+//
+// Peak RSS comes from wait4's rusage, and Linux carries the parent's high-water RSS into a
+// vforked child at exec: ru_maxrss of pkgctl is max(this process's peak, pkgctl's peak).
+// So this process never holds the payload: a child generates the repository, and the floor
+// streams the files from disk. It checks that its own peak stays below what it reports.
+package main
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pkgctl/pkgctl/internal/testenv"
+)
+
+const (
+	mb           = 1_000_000 // sizes and rates are in decimal megabytes
+	orbitSize    = 30 * mb
+	osquerydSize = 60 * mb
+	desktopSize  = 60 * mb
+	agentSize    = orbitSize + osquerydSize + desktopSize
+	platform     = "linux"
+	channel      = testenv.StableChannel
+	version      = testenv.StableVersion
+)
+
+// floor is the compression a format cannot avoid: the package's component files written
+// through it, to io.Discard, bound the build from below.
+type floor struct {
+	name      string
+	newWriter func(io.Writer) (io.WriteCloser, error)
+}
+
+// benchCase is one row: a pkgctl build and its floor. Add rpm, pkg, msi here.
+type benchCase struct {
+	name    string
+	args    []string // pkgctl package flags besides the common ones
+	outfile string   // --outfile, in the case's directory (pkgctl checks the extension)
+	floor   floor
+}
+
+var cases = []benchCase{
+	{
+		name:    "deb amd64",
+		args:    []string{"--type=deb", "--arch=amd64"},
+		outfile: "bench.deb",
+		// nfpm v2.45.2 deb/deb.go writes data.tar.gz with the standard library's
+		// compress/gzip; packaging/linux sets Deb.Compression = "gzip:6".
+		floor: floor{name: "compress/gzip -6", newWriter: func(w io.Writer) (io.WriteCloser, error) {
+			return gzip.NewWriterLevel(w, 6)
+		}},
+	},
+}
+
+type measurement struct {
+	c       benchCase
+	cold    time.Duration
+	warm    []time.Duration
+	rssKiB  int64 // max over the warm runs
+	outSize int64
+	floor   []time.Duration
+}
+
+func main() {
+	n := flag.Int("n", 3, "warm runs per case (median reported)")
+	keep := flag.Bool("keep", false, "keep the work directory")
+	prepare := flag.String("prepare", "", "internal: write the repository to this directory and exit")
+	flag.Parse()
+	var err error
+	if *prepare != "" {
+		err = prepareRepo(*prepare)
+	} else {
+		err = run(*n, *keep)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, keep bool) error {
+	if n < 1 {
+		return errors.New("-n must be at least 1")
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "pkgctl-bench-")
+	if err != nil {
+		return err
+	}
+	if keep {
+		fmt.Println("work directory (kept):", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+
+	fmt.Printf("publishing a %d MB synthetic agent (orbit %d, osqueryd %d, desktop %d MB) ...\n",
+		agentSize/mb, orbitSize/mb, osquerydSize/mb, desktopSize/mb)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if err := runQuiet(exec.Command(self, "-prepare", work)); err != nil {
+		return fmt.Errorf("prepare repository: %w", err)
+	}
+	srv, err := newServer(work)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+
+	bin := filepath.Join(work, "pkgctl")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/pkgctl")
+	build.Dir = root
+	if err := runQuiet(build); err != nil {
+		return fmt.Errorf("go build: %w", err)
+	}
+
+	var results []measurement
+	for i, c := range cases {
+		m, err := measure(c, n, bin, filepath.Join(work, fmt.Sprintf("case%d", i)), srv)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		results = append(results, m)
+	}
+	return report(results, n, work)
+}
+
+// measure runs the cold build, n warm builds and n floor compressions of one case in dir.
+func measure(c benchCase, n int, bin, dir string, srv *server) (measurement, error) {
+	m := measurement{c: c}
+	out := filepath.Join(dir, c.outfile)
+	args := append([]string{"package"}, c.args...)
+	args = append(args,
+		"--fleet-url=https://fleet.example.com", "--enroll-secret=bench",
+		"--update-url="+srv.url, "--update-roots="+string(srv.rootJSON),
+		"--update-tls-certificate="+srv.serverCAFile,
+		"--update-tls-client-certificate="+srv.clientCertFile, "--update-tls-client-key="+srv.clientKeyFile,
+		"--fleet-desktop", "--cache-dir="+filepath.Join(dir, "cache"), "--outfile="+out)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return m, err
+	}
+
+	fmt.Printf("%s: cold run (fills the cache) ...\n", c.name)
+	cold, _, err := runPkgctl(bin, args)
+	if err != nil {
+		return m, err
+	}
+	m.cold = cold
+	for i := range n {
+		d, rss, err := runPkgctl(bin, args)
+		if err != nil {
+			return m, err
+		}
+		fmt.Printf("%s: warm run %d/%d: %.2f s, peak RSS %d MiB\n", c.name, i+1, n, d.Seconds(), rss/1024)
+		m.warm = append(m.warm, d)
+		m.rssKiB = max(m.rssKiB, rss)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		return m, err
+	}
+	m.outSize = st.Size()
+
+	for i := range n {
+		d, err := timeFloor(c.floor, floorFiles(srv.work))
+		if err != nil {
+			return m, err
+		}
+		fmt.Printf("%s: floor %s %d/%d: %.2f s\n", c.name, c.floor.name, i+1, n, d.Seconds())
+		m.floor = append(m.floor, d)
+	}
+	return m, nil
+}
+
+// runPkgctl runs one build and returns its wall time and peak RSS in KiB.
+func runPkgctl(bin string, args []string) (time.Duration, int64, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=0")
+	start := time.Now()
+	if err := runQuiet(cmd); err != nil {
+		return 0, 0, fmt.Errorf("pkgctl: %w", err)
+	}
+	return time.Since(start), maxRSSKiB(cmd.ProcessState.SysUsage()), nil
+}
+
+// runQuiet runs cmd and shows its output only when it fails.
+func runQuiet(cmd *exec.Cmd) error {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+	}
+	return err
+}
+
+// maxRSSKiB reads ru_maxrss from a rusage (KiB on Linux, bytes on macOS).
+func maxRSSKiB(usage any) int64 {
+	ru, ok := usage.(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	if runtime.GOOS == "darwin" {
+		return int64(ru.Maxrss) / 1024
+	}
+	return int64(ru.Maxrss)
+}
+
+// floorFiles are the component files the package holds, in the order of their installed
+// paths: desktop.tar.gz (orbit keeps it beside its contents), fleet-desktop unpacked from
+// it, orbit, osqueryd. That is the agent plus desktop.tar.gz.
+func floorFiles(work string) []string {
+	target := func(name, file string) string {
+		return filepath.Join(work, "repo", "targets", filepath.FromSlash(testenv.TargetPath(name, platform, channel, file)))
+	}
+	return []string{
+		target("desktop", "desktop.tar.gz"),
+		filepath.Join(work, "fleet-desktop"),
+		target("orbit", "orbit"),
+		target("osqueryd", "osqueryd"),
+	}
+}
+
+// timeFloor streams files, concatenated, through f to io.Discard.
+func timeFloor(f floor, files []string) (time.Duration, error) {
+	start := time.Now()
+	w, err := f.newWriter(io.Discard)
+	if err != nil {
+		return 0, err
+	}
+	for _, name := range files {
+		if err := copyFile(w, name); err != nil {
+			return 0, err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func copyFile(w io.Writer, name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
+func report(results []measurement, n int, work string) error {
+	var floorBytes int64
+	for _, name := range floorFiles(work) {
+		st, err := os.Stat(name)
+		if err != nil {
+			return err
+		}
+		floorBytes += st.Size()
+	}
+	fmt.Printf("\nagent %d MB (MB = 10^6 bytes); wall = median of %d warm runs; MB/s = agent MB / wall s;\n"+
+		"peak RSS = max over the warm runs; floor = compressing the %.1f MB of component files the\n"+
+		"package holds (agent + desktop.tar.gz), median of %d, in this process\n\n",
+		agentSize/mb, n, float64(floorBytes)/mb, n)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "case\tcold s\twall s\tMB/s\tpeak RSS MiB\toutput MB\tfloor\tfloor s\tratio\t")
+	var minRSS int64
+	for i, m := range results {
+		wall, fl := median(m.warm).Seconds(), median(m.floor).Seconds()
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.1f\t%d\t%.1f\t%s\t%.2f\t%.2f\t\n",
+			m.c.name, m.cold.Seconds(), wall, agentSize/mb/wall, m.rssKiB/1024,
+			float64(m.outSize)/mb, m.c.floor.name, fl, wall/fl)
+		if i == 0 || m.rssKiB < minRSS {
+			minRSS = m.rssKiB
+		}
+	}
+	tw.Flush()
+	fmt.Println("\nratio = pkgctl wall / floor (1.00: the build costs no more than its compression)")
+
+	var self syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err == nil {
+		own := maxRSSKiB(&self)
+		fmt.Printf("bench's own peak RSS: %d MiB (a pkgctl peak below it could not be seen)\n", own/1024)
+		if own >= minRSS {
+			return fmt.Errorf("bench's own peak RSS (%d MiB) is not below pkgctl's (%d MiB): the RSS figure is not pkgctl's", own/1024, minRSS/1024)
+		}
+	}
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// prepareRepo (run in a child process, so that the payload never inflates the parent's
+// RSS) writes the TUF repository with the synthetic agent to work/repo and fleet-desktop,
+// unpacked from desktop.tar.gz, to work/fleet-desktop.
+func prepareRepo(work string) error {
+	repo, err := testenv.NewRepo(filepath.Join(work, "repo"))
+	if err != nil {
+		return err
+	}
+	if err := testenv.SampleComponentsSized(repo, platform, channel, version, orbitSize, osquerydSize, desktopSize); err != nil {
+		return err
+	}
+	if err := repo.Publish(); err != nil {
+		return err
+	}
+	files := floorFiles(work)
+	if err := untarExec(files[0], files[1]); err != nil {
+		return err
+	}
+	var total int64
+	for _, name := range files[1:] {
+		st, err := os.Stat(name)
+		if err != nil {
+			return err
+		}
+		total += st.Size()
+	}
+	if total != agentSize {
+		return fmt.Errorf("agent is %d bytes, want %d", total, agentSize)
+	}
+	return nil
+}
+
+// untarExec writes the one regular file in the .tar.gz src to dst.
+func untarExec(src, dst string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return fmt.Errorf("%s: no regular file: %w", src, err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		out, err := os.Create(dst)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, tr); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	}
+}
+
+// server serves work/repo over mutual TLS with throwaway certificates.
+type server struct {
+	work, url                                   string
+	srv                                         *testenv.Server
+	rootJSON                                    []byte
+	serverCAFile, clientCertFile, clientKeyFile string
+}
+
+func newServer(work string) (*server, error) {
+	serverCA, err := testenv.NewCA("pkgctl bench server CA")
+	if err != nil {
+		return nil, err
+	}
+	clientCA, err := testenv.NewCA("pkgctl bench client CA")
+	if err != nil {
+		return nil, err
+	}
+	certPEM, keyPEM, err := clientCA.IssueClient("pkgctl bench client")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{work: work}
+	certs := filepath.Join(work, "certs")
+	for _, f := range []struct {
+		path *string
+		name string
+		data []byte
+	}{
+		{&s.serverCAFile, "server-ca.pem", serverCA.CertPEM},
+		{&s.clientCertFile, "client.crt", certPEM},
+		{&s.clientKeyFile, "client.key", keyPEM},
+	} {
+		if *f.path, err = testenv.WriteFile(certs, f.name, f.data); err != nil {
+			return nil, err
+		}
+	}
+	repoDir := filepath.Join(work, "repo")
+	if s.rootJSON, err = os.ReadFile(filepath.Join(repoDir, "root.json")); err != nil {
+		return nil, err
+	}
+	if s.srv, err = testenv.NewServer(http.FileServer(http.Dir(repoDir)), serverCA, clientCA); err != nil {
+		return nil, err
+	}
+	s.url = s.srv.URL
+	return s, nil
+}
+
+func (s *server) close() { s.srv.Close() }
+
+// repoRoot walks up from the working directory to the directory holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found in the working directory or above: run from the pkgctl repository")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,343 @@
+// Command demo (`make demo`) builds every installer format pkgctl knows, offline, the way a
+// user would: it makes throwaway certificates and a local TUF repository with sample agent
+// components under demo/, serves the repository over mutual TLS on 127.0.0.1, builds the
+// pkgctl binary and runs `pkgctl package` for each format, printing each command line.
+// Formats that pkgctl reports as "not supported yet" are listed as skipped; any other
+// failure makes the demo exit non-zero.
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/pkgctl/pkgctl/internal/testenv"
+)
+
+// build is one `pkgctl package` run. With an outfile it runs from the repository root with
+// --outfile=demo/out/<outfile>; without, it runs in demo/out and keeps pkgctl's default name.
+type build struct {
+	typ, arch, outfile string
+}
+
+var builds = []build{
+	{"deb", "amd64", "fleet-osquery-amd64.deb"},
+	{"deb", "arm64", ""},
+	{"rpm", "amd64", "fleet-osquery-amd64.rpm"},
+	{"rpm", "arm64", ""},
+	{"pkg.tar.zst", "amd64", ""},
+	{"pkg", "", "fleet-osquery.pkg"}, // --arch is not allowed with --type=pkg
+	{"msi", "amd64", "fleet-osquery-amd64.msi"},
+	{"msi", "arm64", ""},
+}
+
+// result is the outcome of one build, for the final table.
+type result struct {
+	build
+	status string // "ok", "skipped: not supported yet" or "FAILED ..."
+	files  []string
+}
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	root, err := repoRoot()
+	if err != nil {
+		return fail(err)
+	}
+	if err := os.Chdir(root); err != nil {
+		return fail(err)
+	}
+	fmt.Println("== pkgctl demo: everything lives in demo/ (removed first) ==")
+	if err := os.RemoveAll("demo"); err != nil {
+		return fail(err)
+	}
+
+	// Throwaway PKI, TUF repository and mTLS server.
+	env, err := testenv.New("demo/env")
+	if err != nil {
+		return fail(err)
+	}
+	defer env.Close()
+	files, err := fleetFiles(env)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Printf("TUF repository demo/env/repo (orbit, osqueryd, desktop for every platform), served with mTLS at %s\n", env.Server.URL)
+
+	if err := os.MkdirAll("demo/out", 0o755); err != nil {
+		return fail(err)
+	}
+	if err := runCmd(".", []arg{{v: "go"}, {v: "build"}, {v: "-o"}, {v: "demo/bin/pkgctl"}, {v: "./cmd/pkgctl"}}, os.Environ(), os.Stdout); err != nil {
+		return fail(err)
+	}
+
+	epoch := sourceDateEpoch()
+	fmt.Printf("\nSOURCE_DATE_EPOCH=%s (reproducible output)\n", epoch)
+	cmdEnv := append(os.Environ(), "SOURCE_DATE_EPOCH="+epoch)
+
+	var results []result
+	failed := false
+	for _, b := range builds {
+		r := runBuild(b, env, files, cmdEnv)
+		if strings.HasPrefix(r.status, "FAILED") {
+			failed = true
+		}
+		results = append(results, r)
+	}
+	printTable(results)
+	if failed {
+		fmt.Println("\ndemo FAILED: a supported format did not build")
+		return 1
+	}
+	fmt.Println("\ndemo OK")
+	return 0
+}
+
+// demoFiles are the inputs a Fleet administrator would have on disk.
+type demoFiles struct {
+	rootJSON, enrollSecret, fleetCA, fleetCert, fleetKey string
+}
+
+// fleetFiles writes the TUF roots, an enroll secret and a throwaway Fleet server CA and
+// Fleet client certificate beside the TUF certificates in demo/env.
+func fleetFiles(env *testenv.Env) (f demoFiles, err error) {
+	dir := env.Dir
+	fleetCA, err := testenv.NewCA("pkgctl demo Fleet server CA")
+	if err != nil {
+		return f, err
+	}
+	fleetClientCA, err := testenv.NewCA("pkgctl demo Fleet client CA")
+	if err != nil {
+		return f, err
+	}
+	cert, key, err := fleetClientCA.IssueClient("pkgctl demo host")
+	if err != nil {
+		return f, err
+	}
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret) // crypto/rand.Read never fails
+	for _, w := range []struct {
+		path *string
+		name string
+		data []byte
+	}{
+		{&f.rootJSON, "root.json", env.RootJSON},
+		{&f.enrollSecret, "enroll-secret", []byte(hex.EncodeToString(secret))},
+		{&f.fleetCA, "fleet-ca.pem", fleetCA.CertPEM},
+		{&f.fleetCert, "fleet-client.crt", cert},
+		{&f.fleetKey, "fleet-client.key", key},
+	} {
+		if *w.path, err = testenv.WriteFile(dir, w.name, w.data); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// arg is one command-line argument: v is passed to the program, show (if set) is printed
+// instead, so that secrets appear only as the file that holds them.
+type arg struct{ v, show string }
+
+// runBuild runs `pkgctl package` for b and classifies the outcome.
+func runBuild(b build, env *testenv.Env, f demoFiles, cmdEnv []string) result {
+	r := result{build: b}
+	dir := "."
+	if b.outfile == "" {
+		dir = "demo/out"
+	}
+	// rel makes a repository-relative path relative to the directory the command runs in.
+	rel := func(p string) string {
+		s, err := filepath.Rel(dir, p)
+		if err != nil {
+			return p
+		}
+		return s
+	}
+	readFile := func(p string) string {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			panic(err) // written by fleetFiles a moment ago
+		}
+		return string(data)
+	}
+	flag := func(name, value string) arg { return arg{v: "--" + name + "=" + value} }
+	fromFile := func(name, path string) arg {
+		return arg{v: "--" + name + "=" + readFile(path), show: fmt.Sprintf(`--%s="$(cat %s)"`, name, rel(path))}
+	}
+	args := []arg{{v: rel("demo/bin/pkgctl")}, {v: "package"}, flag("type", b.typ)}
+	if b.arch != "" {
+		args = append(args, flag("arch", b.arch))
+	}
+	args = append(args,
+		flag("fleet-url", "https://fleet.example.com"),
+		fromFile("enroll-secret", f.enrollSecret),
+		flag("fleet-certificate", rel(f.fleetCA)),
+		flag("fleet-tls-client-certificate", rel(f.fleetCert)),
+		flag("fleet-tls-client-key", rel(f.fleetKey)),
+		flag("update-url", env.Server.URL),
+		fromFile("update-roots", f.rootJSON),
+		flag("update-tls-certificate", rel(env.ServerCAFile)),
+		flag("update-tls-client-certificate", rel(env.ClientCertFile)),
+		flag("update-tls-client-key", rel(env.ClientKeyFile)),
+		arg{v: "--fleet-desktop"},
+		flag("fleet-desktop-alternative-browser-host", "fleet-desktop.example.com"),
+		flag("cache-dir", rel("demo/cache")),
+	)
+	if b.outfile != "" {
+		args = append(args, flag("outfile", "demo/out/"+b.outfile))
+	}
+
+	before, _ := os.ReadDir("demo/out")
+	var out bytes.Buffer
+	err := runCmd(dir, args, cmdEnv, io.MultiWriter(os.Stdout, &out))
+	switch {
+	case err == nil:
+		r.status = "ok"
+	case strings.Contains(out.String(), "not supported yet"):
+		r.status = "skipped: not supported yet"
+	default:
+		r.status = "FAILED (" + err.Error() + ")"
+	}
+	after, _ := os.ReadDir("demo/out")
+	for _, e := range after {
+		if !slices.ContainsFunc(before, func(x os.DirEntry) bool { return x.Name() == e.Name() }) && !strings.HasPrefix(e.Name(), ".") {
+			r.files = append(r.files, filepath.Join("demo/out", e.Name()))
+		}
+	}
+	if r.status == "ok" && len(r.files) == 0 {
+		r.status = "FAILED (no new file in demo/out)"
+	}
+	return r
+}
+
+// runCmd prints the command as a user would type it, then runs it in dir with its
+// output to w.
+func runCmd(dir string, args []arg, env []string, w io.Writer) error {
+	var line strings.Builder
+	line.WriteString("\n$ ")
+	if dir != "." {
+		fmt.Fprintf(&line, "(cd %s && ", dir)
+	}
+	for i, a := range args {
+		if i > 0 {
+			if strings.HasPrefix(a.v, "--") {
+				line.WriteString(" \\\n    ")
+			} else {
+				line.WriteString(" ")
+			}
+		}
+		if a.show != "" {
+			line.WriteString(a.show)
+		} else {
+			line.WriteString(shellQuote(a.v))
+		}
+	}
+	if dir != "." {
+		line.WriteString(")")
+	}
+	fmt.Println(line.String())
+
+	argv := make([]string, len(args))
+	for i, a := range args {
+		argv[i] = a.v
+	}
+	cmd := exec.Command(argv[0], argv[1:]...) // a relative program path is taken relative to cmd.Dir
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdout = w
+	cmd.Stderr = w
+	return cmd.Run()
+}
+
+var plainArg = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if plainArg.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func printTable(results []result) {
+	fmt.Println("\n== Results ==")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "type\tarch\tfile\tsize\tsha256")
+	for _, r := range results {
+		arch := r.arch
+		if arch == "" {
+			arch = "-"
+		}
+		if r.status != "ok" {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\n", r.typ, arch, r.status)
+			continue
+		}
+		for _, p := range r.files {
+			size, sum, err := hashFile(p)
+			if err != nil {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t\t%v\n", r.typ, arch, p, err)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.typ, arch, p, size, sum)
+		}
+	}
+	tw.Flush()
+}
+
+func hashFile(p string) (int64, string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return n, hex.EncodeToString(h.Sum(nil)), err
+}
+
+// sourceDateEpoch is $SOURCE_DATE_EPOCH if set, else the last commit's time, else 0.
+func sourceDateEpoch() string {
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		return v
+	}
+	out, err := exec.Command("git", "log", "-1", "--format=%ct").Output()
+	if v := strings.TrimSpace(string(out)); err == nil && v != "" {
+		return v
+	}
+	return "0"
+}
+
+// repoRoot walks up from the working directory to the directory holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found in the working directory or above: run from the pkgctl repository")
+		}
+		dir = parent
+	}
+}
+
+func fail(err error) int {
+	fmt.Fprintln(os.Stderr, "demo:", err)
+	return 1
+}
