@@ -37,6 +37,7 @@ func NewCmdRoot(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdPackage(s, nil))
 	root.AddCommand(NewCmdVersion(s))
 	root.AddCommand(NewCmdDocs(s))
+	root.AddCommand(NewCmdCloudFront(s))
 	return root
 }
 
