@@ -70,7 +70,6 @@ func Build(ctx context.Context, o *Options, env BuildEnv) (*Result, error) {
 	}
 	defer client.Close()
 
-	logf("refreshing TUF metadata from %s", o.UpdateURL)
 	if err := client.Refresh(ctx); err != nil {
 		return nil, err
 	}

@@ -34,6 +34,15 @@ func init() {
 // Maintainer is the maintainer and vendor field fleetctl writes (it has no address).
 const Maintainer = packaging.PackageVendor
 
+// longDescription is the extended description of deb and rpm packages (Debian
+// policy 3.4.1 wants one; lintian: extended-description-is-empty). Lines stay
+// under 80 columns (rpmlint: description-line-too-long). The Arch format has a
+// one-line pkgdesc only, so it keeps packaging.PackageDescription.
+const longDescription = `fleetd is the agent of Fleet Device Management: orbit runs osquery and,
+when included, Fleet Desktop, connects them to the Fleet server set when
+this package was built, and keeps them up to date from a TUF update server.
+Settings are in /etc/default/orbit; the agent lives in /opt/orbit.`
+
 // FileName is nfpm's conventional name, as fleetctl uses it
 // (fleet-osquery_1.24.0_amd64.deb, fleet-osquery-1.24.0-1.x86_64.rpm).
 func (p *Packager) FileName(l *packaging.Layout) string {
@@ -58,6 +67,14 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 		Homepage:    packaging.PackageHomepage,
 		License:     packaging.PackageLicense,
 		MTime:       l.MTime,
+	}
+	switch p.Type {
+	case packaging.TypeDeb:
+		// control: the synopsis line, then the extended description.
+		info.Description = packaging.PackageDescription + "\n" + longDescription
+	case packaging.TypeRPM:
+		// rpm: Summary is the synopsis, %description the extended text.
+		info.Description = longDescription
 	}
 	info.Contents = contents
 	// gzip:6 rather than nfpm's -9: a third of the time for a few percent, and

@@ -1,0 +1,36 @@
+# Go may be installed at /usr/local/go without being on PATH (fresh CI machines).
+ifeq ($(shell command -v go 2>/dev/null),)
+export PATH := /usr/local/go/bin:$(PATH)
+endif
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: all build test deps demo bench lint
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/pkgctl ./cmd/pkgctl
+
+# deps installs the Debian tools the tests check installers with (lintian,
+# rpm, rpmlint, nginx, bsdtar, ...); it does nothing when they are present.
+deps:
+	.ci/deps
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+
+demo: deps
+	$(GO) run ./internal/cmd/demo
+
+bench:
+	$(GO) run ./internal/cmd/bench
+
+lint:
+	@out="$$(gofmt -l .)"; \
+	if [ -n "$$out" ]; then echo "gofmt -l reports:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...

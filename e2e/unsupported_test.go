@@ -1,0 +1,20 @@
+package e2e
+
+import "testing"
+
+// TestUnsupportedTypes: msi and pkg are valid fleetctl types that pkgctl does
+// not build yet; they fail clearly and write nothing.
+func TestUnsupportedTypes(t *testing.T) {
+	t.Parallel()
+	s := getShared(t)
+	for _, typ := range []string{"msi", "pkg"} {
+		t.Run(typ, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"package", "--type=" + typ, "--cache-dir=" + t.TempDir(),
+				"--fleet-url=https://fleet.example.com", "--enroll-secret=" + s.EnrollSecret},
+				updateArgs(s.Env, s.Nginx.URL)...)
+			r := runPkgctl(t, "fleet-osquery."+typ, args...)
+			mustFail(t, r, "--type="+typ, "not supported yet")
+		})
+	}
+}
