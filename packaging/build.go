@@ -73,8 +73,12 @@ func Build(ctx context.Context, o *Options, env BuildEnv) (*Result, error) {
 	if err := client.Refresh(ctx); err != nil {
 		return nil, err
 	}
+	reqs, err := ComponentsFor(o)
+	if err != nil {
+		return nil, err
+	}
 	var comps []Component
-	for i, req := range ComponentsFor(o) {
+	for i, req := range reqs {
 		t, err := client.Fetch(ctx, req.Name, req.Platform, req.Channel, req.File)
 		if err != nil {
 			return nil, err

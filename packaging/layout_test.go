@@ -252,7 +252,10 @@ func TestLinuxScripts(t *testing.T) {
 
 func TestLinuxLayoutARM64(t *testing.T) {
 	o := linuxOpts(func(o *Options) { o.Arch = ArchARM64; o.Type = TypeRPM })
-	reqs := ComponentsFor(o)
+	reqs, err := ComponentsFor(o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, r := range reqs {
 		if r.Platform != "linux-arm64" {
 			t.Errorf("%s platform %s, want linux-arm64", r.Name, r.Platform)
@@ -288,7 +291,11 @@ func TestComponentsFor(t *testing.T) {
 	for _, tt := range tests {
 		o := (&Options{Type: tt.typ, Arch: tt.arch, Desktop: tt.desktop}).WithDefaults()
 		var got []string
-		for _, r := range ComponentsFor(o) {
+		reqs, err := ComponentsFor(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reqs {
 			got = append(got, Component{Name: r.Name, Platform: r.Platform, Channel: r.Channel, File: r.File}.TargetPath())
 		}
 		if strings.Join(got, " ") != strings.Join(tt.want, " ") {

@@ -32,6 +32,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pkgctl/pkgctl/internal/repodir"
 	"github.com/pkgctl/pkgctl/internal/testenv"
 )
 
@@ -104,7 +105,7 @@ func run(n int, keep bool) error {
 	if n < 1 {
 		return errors.New("-n must be at least 1")
 	}
-	root, err := repoRoot()
+	root, err := repodir.Root()
 	if err != nil {
 		return err
 	}
@@ -433,21 +434,3 @@ func newServer(work string) (*server, error) {
 }
 
 func (s *server) close() { s.srv.Close() }
-
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found in the working directory or above: run from the pkgctl repository")
-		}
-		dir = parent
-	}
-}

@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/pkgctl/pkgctl/internal/repodir"
 	"github.com/pkgctl/pkgctl/internal/testenv"
 )
 
@@ -52,7 +52,7 @@ type result struct {
 func main() { os.Exit(run()) }
 
 func run() int {
-	root, err := repoRoot()
+	root, err := repodir.Root()
 	if err != nil {
 		return fail(err)
 	}
@@ -317,24 +317,6 @@ func sourceDateEpoch() string {
 		return v
 	}
 	return "0"
-}
-
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found in the working directory or above: run from the pkgctl repository")
-		}
-		dir = parent
-	}
 }
 
 func fail(err error) int {
