@@ -121,7 +121,13 @@ func Build(ctx context.Context, o *Options, env BuildEnv) (*Result, error) {
 	if out, err = filepath.Abs(out); err != nil {
 		return nil, fmt.Errorf("resolve --outfile: %w", err)
 	}
-	size, err := WriteAtomic(out, func(w io.Writer) error { return p.Package(ctx, l, w) })
+	size, err := WriteAtomic(out, func(w io.Writer) error {
+		if err := p.Package(ctx, l, w); err != nil {
+			return err
+		}
+		// An interrupt while the format was writing must not be renamed into place.
+		return ctx.Err()
+	})
 	if err != nil {
 		return nil, err
 	}
