@@ -364,3 +364,13 @@ func mustFail(t *testing.T, r runResult, want ...string) {
 		t.Errorf("failed run left %v in the output directory", left)
 	}
 }
+
+// writeFile writes data to dir/name (0600, as key files are) and returns the path.
+func writeFile(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p, err := testenv.WriteFile(dir, name, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

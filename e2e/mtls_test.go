@@ -14,13 +14,7 @@ func TestMTLSFailures(t *testing.T) {
 	s := getShared(t)
 	e := s.Env
 	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		p, err := testenv.WriteFile(dir, name, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, data []byte) string { return writeFile(t, dir, name, data) }
 	otherCA, err := testenv.NewCA("e2e other CA")
 	if err != nil {
 		t.Fatal(err)

@@ -18,13 +18,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	s := getShared(t)
 	e := s.Env
 	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		p, err := testenv.WriteFile(dir, name, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, data []byte) string { return writeFile(t, dir, name, data) }
 	// A PEM private key whose body is not a key: parsers that quote what they
 	// could not parse would print it.
 	garbageKey := []byte("-----BEGIN PRIVATE KEY-----\nU2VjcmV0S2V5TWF0ZXJpYWxUaGF0TXVzdE5ldmVyQmVQcmludGVkMDEyMzQ1Njc4OQ==\n-----END PRIVATE KEY-----\n")
