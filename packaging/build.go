@@ -54,17 +54,7 @@ func Build(ctx context.Context, o *Options, env BuildEnv) (*Result, error) {
 	}
 	defer os.RemoveAll(work)
 
-	client, err := update.New(update.Options{
-		URL:            o.UpdateURL,
-		RootJSON:       []byte(o.UpdateRoots),
-		ServerCAFile:   o.UpdateTLSServerCertificate,
-		ClientCertFile: o.UpdateTLSClientCertificate,
-		ClientKeyFile:  o.UpdateTLSClientKey,
-		CacheDir:       o.CacheDir,
-		Progress:       env.Progress,
-		Logf:           env.Logf,
-		Version:        env.ToolVersion,
-	})
+	client, err := openUpdateClient(o, env)
 	if err != nil {
 		return nil, err
 	}
@@ -121,13 +111,24 @@ func Build(ctx context.Context, o *Options, env BuildEnv) (*Result, error) {
 	if out, err = filepath.Abs(out); err != nil {
 		return nil, fmt.Errorf("resolve --outfile: %w", err)
 	}
-	size, err := WriteAtomic(out, func(w io.Writer) error {
+	if l.Signing, err = signingIdentityFor(o); err != nil {
+		return nil, err
+	}
+	var sign func(tmp string) error
+	if l.Signing != nil {
+		fsig, ok := p.(FileSigner)
+		if !ok {
+			return nil, &NotSupportedError{What: "signing --type=" + o.Type}
+		}
+		sign = func(tmp string) error { return fsig.SignFile(ctx, l, tmp) }
+	}
+	size, err := writeAtomicThen(out, func(w io.Writer) error {
 		if err := p.Package(ctx, l, w); err != nil {
 			return err
 		}
 		// An interrupt while the format was writing must not be renamed into place.
 		return ctx.Err()
-	})
+	}, sign)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +183,12 @@ func SourceDate() (time.Time, error) {
 // WriteAtomic writes path through a temporary file beside it, synced and renamed
 // into place only when write succeeded; on any failure nothing is left behind.
 func WriteAtomic(path string, write func(io.Writer) error) (size int64, err error) {
+	return writeAtomicThen(path, write, nil)
+}
+
+// writeAtomicThen is WriteAtomic with a step that may change the complete
+// temporary file (signing) before it is renamed into place.
+func writeAtomicThen(path string, write func(io.Writer) error, after func(tmp string) error) (size int64, err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -200,6 +207,16 @@ func WriteAtomic(path string, write func(io.Writer) error) (size int64, err erro
 	cw := &countingWriter{w: f}
 	if err = write(cw); err != nil {
 		return 0, err
+	}
+	if after != nil {
+		if err = after(tmp); err != nil {
+			return 0, err
+		}
+		st, serr := os.Stat(tmp)
+		if serr != nil {
+			return 0, fmt.Errorf("write %s: %w", path, serr)
+		}
+		cw.n = st.Size()
 	}
 	if err = f.Chmod(0o644); err != nil {
 		return 0, fmt.Errorf("write %s: %w", path, err)

@@ -98,6 +98,9 @@ type Layout struct {
 	MTime      time.Time // timestamp of every entry and of the archive
 	Entries    []Entry
 	Scripts    Scripts
+	// Signing, when set, signs the installer (pkg, msi); the format must
+	// implement FileSigner.
+	Signing *SigningIdentity
 }
 
 // Entry returns the entry at p, or nil.

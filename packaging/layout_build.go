@@ -100,6 +100,10 @@ func NewLayout(o *Options, in Inputs) (*Layout, error) {
 	switch TargetOS(o.Type) {
 	case OSLinux:
 		return linuxLayout(o, in)
+	case OSMacOS:
+		return macosLayout(o, in)
+	case OSWindows:
+		return windowsLayout(o, in)
 	default:
 		return nil, &NotSupportedError{What: "--type=" + o.Type}
 	}
