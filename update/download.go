@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -190,9 +191,23 @@ func verifyFile(name string, ti *metadata.TargetFiles) error {
 
 var errStalled = errors.New("no data received")
 
-// download streams the target into w, verifying length and hashes on the way.
-func (c *Client) download(ctx context.Context, ti *metadata.TargetFiles, w io.Writer) error {
-	u := c.targetURL(ti.Path)
+// download streams the target into f, verifying length and hashes on the way: through
+// CloudFront first when one is configured (see withFallback).
+func (c *Client) download(ctx context.Context, ti *metadata.TargetFiles, f *os.File) error {
+	return c.withFallback(ctx, c.targetURL(ti.Path), func(a attempt) error {
+		// A second attempt starts from an empty file.
+		if err := f.Truncate(0); err != nil {
+			return fmt.Errorf("write %s: %w", f.Name(), err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("write %s: %w", f.Name(), err)
+		}
+		return c.downloadFrom(ctx, a, ti, f)
+	})
+}
+
+// downloadFrom is one attempt at a target.
+func (c *Client) downloadFrom(ctx context.Context, a attempt, ti *metadata.TargetFiles, w io.Writer) error {
 	ctx, cancelTimeout := context.WithTimeout(ctx, targetTimeout)
 	defer cancelTimeout()
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -200,17 +215,20 @@ func (c *Client) download(ctx context.Context, ti *metadata.TargetFiles, w io.Wr
 	stall := time.AfterFunc(stallTimeout, func() { cancel(errStalled) })
 	defer stall.Stop()
 
-	c.logf("TUF: GET %s (%d bytes)", u, ti.Length)
-	resp, err := c.get(ctx, u)
+	c.logf("TUF: GET %s (%d bytes)", a.show, ti.Length)
+	resp, err := c.send(ctx, a)
 	if err != nil {
-		return c.downloadError(ctx, u, err)
+		return c.sendError(ctx, a, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return c.httpStatusError(u, resp.StatusCode)
+		if a.cdn {
+			return cdnStatus(a, resp)
+		}
+		return c.httpStatusError(a.show, resp.StatusCode)
 	}
 	if resp.ContentLength > ti.Length {
-		return c.tufError("target "+ti.Path, u, &metadata.ErrLengthOrHashMismatch{
+		return c.tufError("target "+ti.Path, a.show, &metadata.ErrLengthOrHashMismatch{
 			Msg: fmt.Sprintf("the server announces %d bytes, more than the %d bytes in the signed targets metadata", resp.ContentLength, ti.Length)})
 	}
 
@@ -219,10 +237,14 @@ func (c *Client) download(ctx context.Context, ti *metadata.TargetFiles, w io.Wr
 	body := &stallReader{r: resp.Body, timer: stall}
 	// Read at most Length+1 bytes: one byte more proves the file is too long.
 	if _, err := io.Copy(io.MultiWriter(w, v, p), io.LimitReader(body, ti.Length+1)); err != nil {
-		return c.downloadError(ctx, u, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("write downloaded %s: %w", ti.Path, err) // the local file, not the network
+		}
+		return c.sendError(ctx, a, err)
 	}
 	if err := v.check(); err != nil {
-		return c.tufError("target "+ti.Path, u, err)
+		return c.tufError("target "+ti.Path, a.show, err)
 	}
 	p.done()
 	return nil

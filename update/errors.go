@@ -148,8 +148,7 @@ func (c *Client) tufError(what, u string, err error) error {
 
 // refreshError explains an error returned by the go-tuf updater's Refresh.
 func (c *Client) refreshError(ctx context.Context, up *updater.Updater, err error) error {
-	var fe *fetchError
-	if errors.As(err, &fe) {
+	if explained(err) {
 		return err
 	}
 	var he *metadata.ErrDownloadHTTP

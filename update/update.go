@@ -72,6 +72,12 @@ type Options struct {
 	Progress io.Writer
 	// Logf receives verbose logging; may be nil.
 	Logf func(format string, args ...any)
+	// Warnf receives warnings (a request CloudFront failed and the origin served); nil
+	// means Logf.
+	Warnf func(format string, args ...any)
+	// CDN, when not nil, fetches through a CloudFront distribution with signed URLs,
+	// falling back to URL request by request.
+	CDN *CDNOptions
 	// Transport replaces the HTTP transport built from the TLS fields above (tests only).
 	Transport http.RoundTripper
 	// Version is pkgctl's version, sent as User-Agent "pkgctl/<Version>" ("dev" when empty).
@@ -97,6 +103,8 @@ type Client struct {
 	tmpDir   string // private, removed by Close
 	progress io.Writer
 	logf     func(format string, args ...any)
+	warnf    func(format string, args ...any)
+	cdn      *cdnClient // nil = origin only
 
 	mu      sync.Mutex // guards up, fetcher, closed
 	up      *updater.Updater
@@ -123,6 +131,10 @@ func New(opts Options) (*Client, error) {
 	}
 	if c.logf == nil {
 		c.logf = func(string, ...any) {}
+	}
+	c.warnf = opts.Warnf
+	if c.warnf == nil {
+		c.warnf = c.logf
 	}
 	v := opts.Version
 	if v == "" {
@@ -155,10 +167,12 @@ func New(opts Options) (*Client, error) {
 	}
 
 	// TLS
+	var caPEM []byte
 	if opts.Transport != nil {
 		c.httpClient = &http.Client{Transport: opts.Transport}
 	} else {
-		tlsCfg, err := c.tlsConfig(opts)
+		var tlsCfg *tls.Config
+		tlsCfg, caPEM, err = c.tlsConfig(opts)
 		if err != nil {
 			return nil, err
 		}
@@ -177,6 +191,11 @@ func New(opts Options) (*Client, error) {
 		}
 		c.httpClient = &http.Client{Transport: c.ownTransport}
 	}
+	if opts.CDN != nil {
+		if c.cdn, err = newCDN(opts.CDN, c.ownTransport, opts.Transport, caPEM); err != nil {
+			return nil, err
+		}
+	}
 
 	if opts.CacheDir != "" {
 		// A new cache directory is private; an existing one keeps its mode (entries are
@@ -193,16 +212,19 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
-func (c *Client) tlsConfig(opts Options) (*tls.Config, error) {
+// tlsConfig builds the origin's TLS settings and returns the --update-tls-certificate PEM.
+func (c *Client) tlsConfig(opts Options) (*tls.Config, []byte, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	var pemData []byte
 	if opts.ServerCAFile != "" {
-		pemData, err := os.ReadFile(opts.ServerCAFile)
+		var err error
+		pemData, err = os.ReadFile(opts.ServerCAFile)
 		if err != nil {
-			return nil, fmt.Errorf("read --update-tls-certificate: %w", err)
+			return nil, nil, fmt.Errorf("read --update-tls-certificate: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pemData) {
-			return nil, fmt.Errorf("--update-tls-certificate %s: no PEM certificate found (expected the CA bundle that signed the update server's certificate)", opts.ServerCAFile)
+			return nil, nil, fmt.Errorf("--update-tls-certificate %s: no PEM certificate found (expected the CA bundle that signed the update server's certificate)", opts.ServerCAFile)
 		}
 		cfg.RootCAs = pool
 		c.serverCAFile = opts.ServerCAFile
@@ -210,12 +232,12 @@ func (c *Client) tlsConfig(opts Options) (*tls.Config, error) {
 	switch {
 	case opts.ClientCertFile == "" && opts.ClientKeyFile == "":
 	case opts.ClientCertFile == "" || opts.ClientKeyFile == "":
-		return nil, errors.New("--update-tls-client-certificate and --update-tls-client-key must be given together")
+		return nil, nil, errors.New("--update-tls-client-certificate and --update-tls-client-key must be given together")
 	default:
 		// tls.LoadX509KeyPair's errors describe the problem without quoting key material.
 		pair, err := tls.LoadX509KeyPair(opts.ClientCertFile, opts.ClientKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("load --update-tls-client-certificate %s and --update-tls-client-key %s: %w",
+			return nil, nil, fmt.Errorf("load --update-tls-client-certificate %s and --update-tls-client-key %s: %w",
 				opts.ClientCertFile, opts.ClientKeyFile, err)
 		}
 		// Always present the certificate, even when a TLS 1.2 server's list of acceptable CAs
@@ -225,7 +247,7 @@ func (c *Client) tlsConfig(opts Options) (*tls.Config, error) {
 		c.hasClientCert = true
 		c.clientCert = opts.ClientCertFile
 	}
-	return cfg, nil
+	return cfg, pemData, nil
 }
 
 // Refresh runs the TUF client workflow against the repository: root (with rotation),
@@ -331,8 +353,7 @@ func (c *Client) lookup(ctx context.Context, repoPath string) (*metadata.TargetF
 	}
 	ti, err := c.up.GetTargetInfo(repoPath)
 	if err != nil {
-		var fe *fetchError
-		if errors.As(err, &fe) {
+		if explained(err) {
 			return nil, err
 		}
 		return nil, c.tufError("targets for "+repoPath, c.fetcher.last, err)
@@ -425,6 +446,9 @@ func (c *Client) Close() error {
 	c.up = nil
 	if c.ownTransport != nil {
 		c.ownTransport.CloseIdleConnections()
+	}
+	if c.cdn != nil && c.cdn.ownTransport != nil {
+		c.cdn.ownTransport.CloseIdleConnections()
 	}
 	return os.RemoveAll(c.tmpDir)
 }
