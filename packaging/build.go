@@ -20,6 +20,8 @@ type BuildEnv struct {
 	Progress io.Writer
 	// Logf prints --verbose details; nil for none.
 	Logf func(format string, args ...any)
+	// Warnf prints a warning during the build (a CloudFront fallback); nil means Logf.
+	Warnf func(format string, args ...any)
 	// ToolVersion is pkgctl's version, sent in the User-Agent.
 	ToolVersion string
 	// Dir resolves a relative --outfile and holds the default output; "" is the

@@ -28,6 +28,8 @@ const (
 	DefaultChannel        = "stable"
 	DefaultUpdateInterval = 15 * time.Minute
 	DefaultHostIdentifier = "uuid"
+	// DefaultCloudFrontURLTTL is how long each signed CloudFront URL is valid after it is sent.
+	DefaultCloudFrontURLTTL = time.Hour
 )
 
 // Options are the settings of one installer build. Field names follow fleetctl's
@@ -82,6 +84,15 @@ type Options struct {
 	// pkgctl additions.
 	CacheDir string // --cache-dir: verified TUF targets; "" disables the cache
 
+	// Fetching through a CloudFront distribution with signed URLs (build time only: none
+	// of these goes into the installer, which keeps UpdateURL).
+	CloudFrontURL           string        // --cloudfront-url
+	CloudFrontKeyPairID     string        // --cloudfront-key-pair-id
+	CloudFrontPrivateKey    string        // --cloudfront-private-key (path or PEM; secret)
+	CloudFrontURLTTL        time.Duration // --cloudfront-url-ttl
+	CloudFrontHashAlgorithm string        // --cloudfront-hash-algorithm: sha1 or sha256
+	CloudFrontOriginURL     string        // --cloudfront-origin-url; "" = UpdateURL
+
 	// ArchSet records that --arch was given explicitly (fleetctl refuses it for pkg).
 	ArchSet bool
 	// HostOS is the OS the build runs on (runtime.GOOS); fleetctl's host checks use it.
@@ -111,6 +122,9 @@ func (o *Options) WithDefaults() *Options {
 	}
 	if o.HostIdentifier == "" {
 		o.HostIdentifier = DefaultHostIdentifier
+	}
+	if o.CloudFrontHashAlgorithm == "" {
+		o.CloudFrontHashAlgorithm = "sha1"
 	}
 	return o
 }

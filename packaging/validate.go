@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/pkgctl/pkgctl/cloudfront"
 )
 
 // ExpiryWarningWindow is how close to expiry a certificate gets a warning.
@@ -177,6 +179,11 @@ func (o *Options) Validate() (warnings []string, err error) {
 	if err := checkUpdateURL(o.UpdateURL); err != nil {
 		return nil, err
 	}
+	w, err := o.checkCloudFront()
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, w...)
 	if o.UpdateRoots == "" && strings.TrimRight(o.UpdateURL, "/") != FleetUpdateURL {
 		warn("--update-url %s is not Fleet's update server but --update-roots is empty: Fleet's root will be trusted, which a custom TUF server's metadata will not match (pass --update-roots \"$(fleetctl updates roots)\")", o.UpdateURL)
 	}
@@ -195,6 +202,7 @@ func (o *Options) Validate() (warnings []string, err error) {
 		{"osquery-db", o.OsqueryDB},
 		{"end-user-email", o.EndUserEmail},
 		{"identifier", o.Identifier},
+		{"cloudfront-key-pair-id", o.CloudFrontKeyPairID},
 	} {
 		if hasControl(s.value) {
 			return nil, flagErr(s.flag, "--%s must not contain control characters such as newlines", s.flag)
@@ -411,4 +419,72 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// checkCloudFront checks the --cloudfront-* flags. The private key is parsed but never
+// quoted: errors say what is wrong with it, not what it is.
+func (o *Options) checkCloudFront() (warnings []string, err error) {
+	if o.CloudFrontURL == "" {
+		for _, f := range []struct{ flag, value string }{
+			{"cloudfront-key-pair-id", o.CloudFrontKeyPairID},
+			{"cloudfront-private-key", o.CloudFrontPrivateKey},
+			{"cloudfront-origin-url", o.CloudFrontOriginURL},
+		} {
+			if f.value != "" {
+				return nil, flagErr(f.flag, "--%s needs --cloudfront-url (the distribution to fetch the agent through)", f.flag)
+			}
+		}
+		return nil, nil
+	}
+	cdn, err := parseURL(o.CloudFrontURL)
+	if err != nil || cdn.Scheme != "https" || cdn.Host == "" || hasControl(o.CloudFrontURL) {
+		// http would send each signed URL, a bearer credential, in clear text.
+		return nil, flagErr("cloudfront-url", "--cloudfront-url %q must be an https URL such as https://d111111abcdef8.cloudfront.net", o.CloudFrontURL)
+	}
+	if cdn.RawQuery != "" || cdn.Fragment != "" || cdn.User != nil {
+		return nil, flagErr("cloudfront-url", "--cloudfront-url %q must not have a query, fragment or user name", o.CloudFrontURL)
+	}
+	switch {
+	case o.CloudFrontKeyPairID == "" && o.CloudFrontPrivateKey == "":
+		return nil, flagErr("cloudfront-key-pair-id", "--cloudfront-url needs --cloudfront-key-pair-id and --cloudfront-private-key")
+	case o.CloudFrontKeyPairID == "":
+		return nil, flagErr("cloudfront-key-pair-id", "--cloudfront-private-key needs --cloudfront-key-pair-id (the ID of its public key in the distribution's key group)")
+	case o.CloudFrontPrivateKey == "":
+		return nil, flagErr("cloudfront-private-key", "--cloudfront-key-pair-id needs --cloudfront-private-key (a PEM file, or the PEM itself; also read from $PKGCTL_CLOUDFRONT_PRIVATE_KEY)")
+	}
+	for _, c := range o.CloudFrontKeyPairID {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return nil, flagErr("cloudfront-key-pair-id", "--cloudfront-key-pair-id %q is not a CloudFront public key ID (letters, digits, - and _, such as K2JCJMDEHXQW5F)", o.CloudFrontKeyPairID)
+		}
+	}
+	signer, err := cloudFrontSigner(o)
+	if err != nil {
+		return nil, err
+	}
+	ttl := o.CloudFrontURLTTL
+	if ttl < time.Second {
+		return nil, flagErr("cloudfront-url-ttl", "--cloudfront-url-ttl must be at least 1s (CloudFront expiry is in whole seconds), got %s", ttl)
+	}
+	if exp := o.now().Add(ttl); exp.After(cloudfront.MaxTime) || exp.Before(o.now()) {
+		return nil, flagErr("cloudfront-url-ttl", "--cloudfront-url-ttl %s puts the expiry after 2038-01-19T03:14:07Z, the latest CloudFront accepts", ttl)
+	}
+	origin := o.UpdateURL
+	if o.CloudFrontOriginURL != "" {
+		if u, err := parseURL(o.CloudFrontOriginURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || hasControl(o.CloudFrontOriginURL) {
+			return nil, flagErr("cloudfront-origin-url", "--cloudfront-origin-url %q must be an http or https URL without query (the TUF repository behind the distribution)", o.CloudFrontOriginURL)
+		}
+		origin = o.CloudFrontOriginURL
+	}
+	same := func(a, b string) bool { return strings.TrimRight(a, "/") == strings.TrimRight(b, "/") }
+	if same(origin, o.CloudFrontURL) {
+		return nil, flagErr("cloudfront-origin-url", "--cloudfront-url %s is also the origin to fall back to: point --update-url at the origin (the URL the agents use) or set --cloudfront-origin-url", o.CloudFrontURL)
+	}
+	if same(o.UpdateURL, o.CloudFrontURL) {
+		warnings = append(warnings, fmt.Sprintf("--update-url is the CloudFront distribution %s: the installed agent has no CloudFront key, so its updates will fail unless the distribution also serves unsigned requests", o.CloudFrontURL))
+	}
+	// Sign once now: whatever the signer refuses (a URL CloudFront cannot take) fails here.
+	if _, err := signer.SignURL(strings.TrimRight(o.CloudFrontURL, "/")+"/timestamp.json", o.now().Add(ttl)); err != nil {
+		return nil, &FlagError{Flag: "cloudfront-url", Msg: "--cloudfront-url " + o.CloudFrontURL, Err: err}
+	}
+	return warnings, nil
 }

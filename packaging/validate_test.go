@@ -1,12 +1,17 @@
 package packaging
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pkgctl/pkgctl/cloudfront"
 	"github.com/pkgctl/pkgctl/internal/testenv"
 )
 
@@ -183,5 +188,102 @@ func TestValidateNeverEchoesSecrets(t *testing.T) {
 		if strings.Contains(msg, "TOPSECRET") || strings.Contains(msg, "PRIVATE KEY") || strings.Contains(msg, strings.Split(string(key), "\n")[1]) {
 			t.Errorf("error leaks a secret: %s", msg)
 		}
+	}
+}
+
+func TestValidateCloudFront(t *testing.T) {
+	dir := t.TempDir()
+	rsaPEM, _, err := cloudfront.GenerateKey("rsa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecPEM, _, err := cloudfront.GenerateKey("ecdsa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smallPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(small)})
+	write := func(name string, data []byte) string {
+		p, err := testenv.WriteFile(dir, name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	rsaFile, smallFile := write("cf-rsa.pem", rsaPEM), write("cf-small.pem", smallPEM)
+	inline := strings.ReplaceAll(string(ecPEM), "\n", `\n`) // as an environment variable holds it
+	garbage := "-----BEGIN PRIVATE KEY-----\\nQ0xPVURGUk9OVFNFQ1JFVEtFWU1BVEVSSUFM\\n-----END PRIVATE KEY-----"
+	const cdn = "https://d111111abcdef8.cloudfront.net"
+	good := func(o *Options) {
+		o.UpdateURL = "https://tuf.example.com"
+		o.CloudFrontURL, o.CloudFrontKeyPairID, o.CloudFrontPrivateKey, o.CloudFrontURLTTL = cdn, "K2JCJMDEHXQW5F", rsaFile, time.Hour
+	}
+	tests := []struct {
+		name   string
+		mod    func(o *Options)
+		flag   string // the flag the error names; "" = valid
+		errHas string
+		warn   string
+	}{
+		{"rsa file", good, "", "", ""},
+		{"ecdsa inline with literal \\n, sha256", func(o *Options) {
+			good(o)
+			o.CloudFrontPrivateKey, o.CloudFrontHashAlgorithm = inline, "sha256"
+		}, "", "", ""},
+		{"http origin allowed", func(o *Options) { good(o); o.CloudFrontOriginURL = "http://origin.internal:8080" }, "", "", ""},
+		{"key pair id without url", func(o *Options) { o.CloudFrontKeyPairID = "K2" }, "cloudfront-key-pair-id", "needs --cloudfront-url", ""},
+		{"key without url", func(o *Options) { o.CloudFrontPrivateKey = rsaFile }, "cloudfront-private-key", "needs --cloudfront-url", ""},
+		{"origin without url", func(o *Options) { o.CloudFrontOriginURL = "https://o" }, "cloudfront-origin-url", "needs --cloudfront-url", ""},
+		{"url alone", func(o *Options) { o.CloudFrontURL = cdn }, "cloudfront-key-pair-id", "needs --cloudfront-key-pair-id and --cloudfront-private-key", ""},
+		{"key pair id without key", func(o *Options) { good(o); o.CloudFrontPrivateKey = "" }, "cloudfront-private-key", "--cloudfront-key-pair-id needs --cloudfront-private-key", ""},
+		{"key without key pair id", func(o *Options) { good(o); o.CloudFrontKeyPairID = "" }, "cloudfront-key-pair-id", "--cloudfront-private-key needs --cloudfront-key-pair-id", ""},
+		{"bad key pair id", func(o *Options) { good(o); o.CloudFrontKeyPairID = "K2 x" }, "cloudfront-key-pair-id", "is not a CloudFront public key ID", ""},
+		{"http cdn", func(o *Options) { good(o); o.CloudFrontURL = "http://d111111abcdef8.cloudfront.net" }, "cloudfront-url", "must be an https URL", ""},
+		{"cdn with query", func(o *Options) { good(o); o.CloudFrontURL = cdn + "?a=b" }, "cloudfront-url", "must not have a query", ""},
+		{"missing key file", func(o *Options) { good(o); o.CloudFrontPrivateKey = "/nonexistent/cf.pem" }, "cloudfront-private-key", "cannot open it as a file", ""},
+		{"garbage key", func(o *Options) { good(o); o.CloudFrontPrivateKey = garbage }, "cloudfront-private-key", "malformed", ""},
+		{"rsa 1024", func(o *Options) { good(o); o.CloudFrontPrivateKey = smallFile }, "cloudfront-private-key", "RSA key of 1024 bits refused", ""},
+		{"ttl zero", func(o *Options) { good(o); o.CloudFrontURLTTL = 0 }, "cloudfront-url-ttl", "at least 1s", ""},
+		{"ttl negative", func(o *Options) { good(o); o.CloudFrontURLTTL = -time.Minute }, "cloudfront-url-ttl", "at least 1s", ""},
+		{"ttl past 2038", func(o *Options) { good(o); o.CloudFrontURLTTL = 20 * 365 * 24 * time.Hour }, "cloudfront-url-ttl", "2038-01-19", ""},
+		{"bad hash", func(o *Options) { good(o); o.CloudFrontHashAlgorithm = "md5" }, "cloudfront-hash-algorithm", "use sha1", ""},
+		{"bad origin", func(o *Options) { good(o); o.CloudFrontOriginURL = "ftp://o" }, "cloudfront-origin-url", "must be an http or https URL", ""},
+		{"cdn is the origin", func(o *Options) { good(o); o.UpdateURL = cdn + "/" }, "cloudfront-origin-url", "is also the origin to fall back to", ""},
+		{"update url is the cdn warns", func(o *Options) { good(o); o.UpdateURL = cdn; o.CloudFrontOriginURL = "https://origin.example.com" }, "", "", "the installed agent has no CloudFront key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{Type: TypeDeb, StartService: true, UpdateRoots: ""}
+			tt.mod(&o)
+			o.WithDefaults()
+			warnings, err := o.Validate()
+			if tt.flag == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+			} else {
+				fe, ok := err.(*FlagError)
+				if !ok || fe.Flag != tt.flag {
+					t.Fatalf("error %v names flag %v, want %q", err, fe, tt.flag)
+				}
+				if !strings.Contains(err.Error(), tt.errHas) {
+					t.Errorf("error %q does not contain %q", err, tt.errHas)
+				}
+				// Never key material, in whatever form it was given.
+				for _, k := range [][]byte{rsaPEM, ecPEM, smallPEM, []byte(garbage)} {
+					for _, line := range strings.Split(strings.ReplaceAll(string(k), `\n`, "\n"), "\n") {
+						if len(line) > 20 && strings.Contains(err.Error(), line) {
+							t.Errorf("error quotes key material: %s", err)
+						}
+					}
+				}
+			}
+			if tt.warn != "" && !strings.Contains(strings.Join(warnings, "\n"), tt.warn) {
+				t.Errorf("warnings %q lack %q", warnings, tt.warn)
+			}
+		})
 	}
 }

@@ -96,6 +96,12 @@ func packageFlags(o *packaging.Options) []flagDef {
 		b("fleet-managed-host-identity-certificate", "FLEETCTL_FLEET_MANAGED_HOST_IDENTITY_CERTIFICATE", &o.FleetManagedHostIdentityCertificate, false, "Use a TPM-backed key to sign HTTP requests to Fleet (deb, rpm, pkg.tar.zst). Fleet EE."),
 		// pkgctl's own.
 		s("cache-dir", "", &o.CacheDir, cacheDir, "Cache of verified TUF targets, re-verified on every use (\"\" disables it)"),
+		s("cloudfront-url", "", &o.CloudFrontURL, "", "Base URL of a CloudFront distribution serving the TUF repository of --update-url, restricted to signed URLs: the build fetches the agent through it, signing each request (the installer keeps --update-url)"),
+		s("cloudfront-key-pair-id", "", &o.CloudFrontKeyPairID, "", "ID of the public key in the distribution's trusted key group (Key-Pair-Id)"),
+		secret(s("cloudfront-private-key", "PKGCTL_CLOUDFRONT_PRIVATE_KEY", &o.CloudFrontPrivateKey, "", "CloudFront private key (RSA 2048 or ECDSA P-256): a PEM file, or the PEM itself with literal \\n; used only to sign build-time requests")),
+		{Name: "cloudfront-url-ttl", Usage: "Lifetime of each signed CloudFront URL, counted from when the request is sent", Dur: &o.CloudFrontURLTTL, Def: packaging.DefaultCloudFrontURLTTL},
+		s("cloudfront-hash-algorithm", "", &o.CloudFrontHashAlgorithm, "sha1", "Hash of the CloudFront signature: sha1 (CloudFront's default) or sha256 (adds Hash-Algorithm=SHA256)"),
+		s("cloudfront-origin-url", "", &o.CloudFrontOriginURL, "", "Origin to retry a request from when CloudFront answers 403 or 5xx or cannot be reached (default: --update-url)"),
 	}
 }
 
@@ -209,6 +215,9 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 		env.Logf = func(format string, args ...any) {
 			fmt.Fprintf(opts.Streams.ErrOut, format+"\n", args...)
 		}
+	}
+	env.Warnf = func(format string, args ...any) {
+		fmt.Fprintf(opts.Streams.ErrOut, "Warning: "+format+"\n", args...)
 	}
 	fmt.Fprintln(opts.Streams.Out, "Generating your fleetd agent...")
 	res, err := packaging.Build(cmd.Context(), o, env)
