@@ -61,4 +61,3 @@ func cloudFrontHash(name string) (crypto.Hash, error) {
 	}
 	return 0, flagErr("cloudfront-hash-algorithm", "--cloudfront-hash-algorithm %q is not supported: use sha1 (CloudFront's default) or sha256", name)
 }
-
