@@ -138,7 +138,7 @@ func scrubURLError(err error, show string) error {
 }
 
 // signingParam matches CloudFront's secret-bearing query parameters and cookies.
-var signingParam = regexp.MustCompile(`(?i)\b((?:CloudFront-)?(?:Signature|Policy))=[^&\s"'<>]*`)
+var signingParam = regexp.MustCompile(`(?i)\b((?:CloudFront-)?(?:Signature|Policy))=[^&\s"'<>;]*`)
 
 // RedactSignedURL replaces the values of Signature and Policy (in a URL, or anywhere in a
 // message) with REDACTED: a signed URL is a bearer credential until it expires. Expires,
@@ -170,7 +170,7 @@ func (c *Client) withFallback(ctx context.Context, originURL string, try func(at
 		}
 		return &fallbackError{url: originURL, cdn: cdnErr, origin: originErr}
 	}
-	c.warnf("CloudFront could not serve %s (%s); fetched it from the origin %s instead", c.relPath(originURL), cdnSummary(cdnErr), serverOf(originURL))
+	c.warnf("CloudFront %s could not serve %s (%s); fetched it from the origin %s instead", c.cdn.base, c.relPath(originURL), cdnSummary(cdnErr), serverOf(originURL))
 	return nil
 }
 
@@ -202,7 +202,7 @@ func cdnSummary(err error) string {
 	}
 	var te *cdnTransportError
 	if errors.As(err, &te) {
-		return RedactSignedURL(te.err.Error())
+		return te.summary()
 	}
 	return RedactSignedURL(err.Error())
 }
@@ -244,34 +244,53 @@ func (e *cdnHTTPError) Unwrap() error { return e.http }
 
 // cdnTransportError is a request CloudFront never answered (connection, TLS, timeout).
 type cdnTransportError struct {
-	url string // redacted
-	msg string
-	err error
+	url    string // redacted
+	reason string // what went wrong in terms of the flags; "" = err says it
+	err    error
 }
 
 func (e *cdnTransportError) Error() string {
-	return RedactSignedURL(e.msg + ": " + e.err.Error())
+	msg := fmt.Sprintf("CloudFront %s: fetch %s: ", serverOf(e.url), e.url)
+	if e.reason != "" {
+		msg += e.reason + ": "
+	}
+	return RedactSignedURL(msg + e.inner().Error())
 }
 
 func (e *cdnTransportError) Unwrap() error { return e.err }
 
+// inner is err without net/http's `Get "<url>":` prefix.
+func (e *cdnTransportError) inner() error {
+	var ue *url.Error
+	if errors.As(e.err, &ue) {
+		return ue.Err
+	}
+	return e.err
+}
+
+func (e *cdnTransportError) summary() string {
+	if e.reason != "" {
+		return RedactSignedURL(e.reason + ": " + e.inner().Error())
+	}
+	return RedactSignedURL(e.inner().Error())
+}
+
 // cdnTransport explains a failed request to CloudFront.
 func (c *Client) cdnTransport(ctx context.Context, a attempt, err error) error {
-	server := serverOf(a.show)
 	var unknownAuthority x509.UnknownAuthorityError
 	var hostnameErr x509.HostnameError
-	msg := fmt.Sprintf("CloudFront %s: fetch %s", server, a.show)
+	reason := ""
 	switch {
 	case errors.Is(context.Cause(ctx), errStalled):
-		msg = fmt.Sprintf("CloudFront %s: download %s stalled: no data for %s", server, a.show, stallTimeout)
+		reason = fmt.Sprintf("stalled: no data for %s", stallTimeout)
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
-		msg = fmt.Sprintf("CloudFront %s: fetch %s timed out", server, a.show)
+		reason = "timed out"
 	case errors.As(err, &unknownAuthority):
-		msg = fmt.Sprintf("the TLS certificate of CloudFront %s is signed neither by a CA this system trusts nor by one in --update-tls-certificate", server)
+		reason = "its TLS certificate is signed neither by a CA this system trusts nor by one in --update-tls-certificate"
 	case errors.As(err, &hostnameErr):
-		msg = fmt.Sprintf("the TLS certificate of CloudFront %s is not valid for that host name; check --cloudfront-url", server)
+		reason = "its TLS certificate is not valid for that host name; check --cloudfront-url"
 	}
-	return &cdnTransportError{url: a.show, msg: msg, err: err}
+	return &cdnTransportError{url: a.show, reason: reason, err: err}
 }
 
 // cdnStatus reads CloudFront's XML error body (a few KiB at most) into a cdnHTTPError.
