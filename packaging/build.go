@@ -58,7 +58,7 @@ type Fetched struct {
 	work   string
 	client interface{ Close() error }
 	meta   []byte
-	comps  map[string]Component // by TUF target path
+	comps  map[string]Component  // by TUF target path
 	infos  map[string]TargetInfo // by TUF target path
 }
 

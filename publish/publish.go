@@ -34,11 +34,11 @@ type Options struct {
 	BaseURL     string // GitHub Enterprise URL; "" for github.com
 	Token       string
 
-	HTTPClient *http.Client                                // nil: a client with timeouts and proxy support
+	HTTPClient *http.Client                                     // nil: a client with timeouts and proxy support
 	Sleep      func(ctx context.Context, d time.Duration) error // nil: a timer (tests inject)
-	Now        func() time.Time                            // nil: time.Now
-	MaxWait    time.Duration                               // total retry waits; 0 = DefaultMaxWait
-	Logf       func(format string, args ...any)            // progress lines; nil for none
+	Now        func() time.Time                                 // nil: time.Now
+	MaxWait    time.Duration                                    // total retry waits; 0 = DefaultMaxWait
+	Logf       func(format string, args ...any)                 // progress lines; nil for none
 }
 
 var repoRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
