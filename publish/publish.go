@@ -390,6 +390,10 @@ func (p *publisher) retryAfter(resp *github.Response, err error, backoff time.Du
 		wait := rle.Rate.Reset.Time.Sub(p.o.Now()) + time.Second
 		return max(wait, time.Second), "primary rate limit exceeded", true
 	case errors.As(err, &abuse):
+		// go-github remembers a secondary limit too and would not send the retry.
+		if cerr := p.newClient(); cerr != nil {
+			return 0, "", false
+		}
 		if abuse.RetryAfter != nil {
 			return max(*abuse.RetryAfter, time.Second), "secondary rate limit", true
 		}
