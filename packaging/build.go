@@ -35,74 +35,122 @@ type Result struct {
 	Version    string // orbit version
 	Size       int64
 	Components []Component
+	Targets    []TargetInfo // TUF metadata of Components, in the same order
 }
 
 // Build fetches the agent, lays it out for o.Type and writes the installer,
 // atomically: the output path holds a complete installer or nothing new.
 // o must have passed WithDefaults and Validate.
 func Build(ctx context.Context, o *Options, env BuildEnv) (*Result, error) {
-	p, err := PackagerFor(o.Type)
+	if _, err := PackagerFor(o.Type); err != nil {
+		return nil, err
+	}
+	f, err := Fetch(ctx, []*Options{o}, env)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	return f.Assemble(ctx, o, env)
+}
+
+// Fetched holds the agent components that a set of builds needs, fetched and
+// verified once (one TUF refresh, one download of each target) and unpacked
+// once. Assemble may be called from several goroutines; Close removes it all.
+type Fetched struct {
+	work   string
+	client interface{ Close() error }
+	meta   []byte
+	comps  map[string]Component  // by TUF target path
+	infos  map[string]TargetInfo // by TUF target path
+}
+
+// TargetInfo is what the TUF targets metadata says of one component.
+type TargetInfo struct {
+	Path    string            // TUF target path
+	Length  int64             // bytes
+	Hashes  map[string]string // alg → hex
+	Version string            // custom metadata version
+}
+
+// Fetch opens the update client of opts[0] (all opts must share the settings
+// FetchKey covers), refreshes the TUF metadata once and fetches the union of the
+// components the builds need, each once.
+func Fetch(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetched, err error) {
+	if len(opts) == 0 {
+		return nil, errors.New("fetch: no builds")
+	}
+	key := FetchKey(opts[0])
+	for _, o := range opts[1:] {
+		if FetchKey(o) != key {
+			return nil, errors.New("fetch: builds with different update server settings cannot share one TUF client")
+		}
 	}
 	logf := env.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-
-	work, err := os.MkdirTemp("", "pkgctl-build-")
-	if err != nil {
+	f := &Fetched{comps: map[string]Component{}, infos: map[string]TargetInfo{}}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	if f.work, err = os.MkdirTemp("", "pkgctl-build-"); err != nil {
 		return nil, fmt.Errorf("create work directory: %w", err)
 	}
-	defer os.RemoveAll(work)
-
-	client, err := openUpdateClient(o, env)
+	client, err := openUpdateClient(opts[0], env)
 	if err != nil {
 		return nil, err
 	}
-	defer client.Close()
-
+	f.client = client
 	if err := client.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	reqs, err := ComponentsFor(o)
-	if err != nil {
-		return nil, err
-	}
-	var comps []Component
-	for i, req := range reqs {
-		t, err := client.Fetch(ctx, req.Name, req.Platform, req.Channel, req.File)
+	for _, o := range opts {
+		reqs, err := ComponentsFor(o)
 		if err != nil {
 			return nil, err
 		}
-		c := Component{Name: req.Name, Platform: req.Platform, Channel: req.Channel, File: req.File, Source: t.File, Version: t.Version}
-		if strings.HasSuffix(req.File, ".tar.gz") {
-			dir := filepath.Join(work, fmt.Sprintf("extract-%d", i))
-			if c.Extracted, err = extract(t.File, dir); err != nil {
-				return nil, fmt.Errorf("unpack %s: %w", t.Path, err)
+		for _, req := range reqs {
+			c := Component{Name: req.Name, Platform: req.Platform, Channel: req.Channel, File: req.File}
+			if _, ok := f.comps[c.TargetPath()]; ok {
+				continue
 			}
+			t, err := client.Fetch(ctx, req.Name, req.Platform, req.Channel, req.File)
+			if err != nil {
+				return nil, err
+			}
+			c.Source, c.Version = t.File, t.Version
+			f.infos[c.TargetPath()] = TargetInfo{Path: t.Path, Length: t.Length, Hashes: t.Hashes, Version: t.Version}
+			if strings.HasSuffix(req.File, ".tar.gz") {
+				dir := filepath.Join(f.work, fmt.Sprintf("extract-%d", len(f.comps)))
+				if c.Extracted, err = extract(t.File, dir); err != nil {
+					return nil, fmt.Errorf("unpack %s: %w", t.Path, err)
+				}
+			}
+			logf("fetched %s (version %q, %d bytes)", t.Path, t.Version, t.Length)
+			f.comps[c.TargetPath()] = c
 		}
-		logf("fetched %s (version %q, %d bytes)", t.Path, t.Version, t.Length)
-		comps = append(comps, c)
 	}
-	orbit, _ := componentFor(comps, "orbit")
-	if orbit.Version == "" {
-		return nil, fmt.Errorf("TUF target %s has no version in its custom metadata: the package version comes from it", orbit.TargetPath())
-	}
-	meta, err := client.Metadata()
-	if err != nil {
+	if f.meta, err = client.Metadata(); err != nil {
 		return nil, err
 	}
+	return f, nil
+}
 
-	mtime, err := SourceDate()
-	if err != nil {
-		return nil, err
+// Close removes the fetched files (the cache keeps its verified copies).
+func (f *Fetched) Close() {
+	if f.client != nil {
+		f.client.Close()
 	}
-	l, err := NewLayout(o, Inputs{Components: comps, TUFMetadata: meta, MTime: mtime})
-	if err != nil {
-		return nil, err
+	if f.work != "" {
+		os.RemoveAll(f.work)
 	}
+}
 
+// OutputPath is where a build of o writes: --outfile resolved against env.Dir,
+// or the format's default name for l.
+func OutputPath(o *Options, p Packager, l *Layout, env BuildEnv) (string, error) {
 	out := o.CustomOutfile
 	if out == "" {
 		out = p.FileName(l)
@@ -110,8 +158,60 @@ func Build(ctx context.Context, o *Options, env BuildEnv) (*Result, error) {
 	if !filepath.IsAbs(out) && env.Dir != "" {
 		out = filepath.Join(env.Dir, out)
 	}
-	if out, err = filepath.Abs(out); err != nil {
-		return nil, fmt.Errorf("resolve --outfile: %w", err)
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return "", fmt.Errorf("resolve --outfile: %w", err)
+	}
+	return out, nil
+}
+
+// Assemble lays out the fetched components for o and writes its installer
+// atomically; o's components must be among those Fetch was given.
+func (f *Fetched) Assemble(ctx context.Context, o *Options, env BuildEnv) (*Result, error) {
+	return f.assemble(ctx, o, env, nil)
+}
+
+// assemble is Assemble with claim, called with the output path before writing
+// (the matrix refuses two builds writing one file).
+func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim func(string) error) (*Result, error) {
+	p, err := PackagerFor(o.Type)
+	if err != nil {
+		return nil, err
+	}
+	reqs, err := ComponentsFor(o)
+	if err != nil {
+		return nil, err
+	}
+	var comps []Component
+	var infos []TargetInfo
+	for _, req := range reqs {
+		c, ok := f.comps[Component{Name: req.Name, Platform: req.Platform, Channel: req.Channel, File: req.File}.TargetPath()]
+		if !ok {
+			return nil, fmt.Errorf("component %s/%s/%s/%s was not fetched for this build", req.Name, req.Platform, req.Channel, req.File)
+		}
+		comps = append(comps, c)
+		infos = append(infos, f.infos[c.TargetPath()])
+	}
+	orbit, _ := componentFor(comps, "orbit")
+	if orbit.Version == "" {
+		return nil, fmt.Errorf("TUF target %s has no version in its custom metadata: the package version comes from it", orbit.TargetPath())
+	}
+	mtime, err := SourceDate()
+	if err != nil {
+		return nil, err
+	}
+	l, err := NewLayout(o, Inputs{Components: comps, TUFMetadata: f.meta, MTime: mtime})
+	if err != nil {
+		return nil, err
+	}
+	out, err := OutputPath(o, p, l, env)
+	if err != nil {
+		return nil, err
+	}
+	if claim != nil {
+		if err := claim(out); err != nil {
+			return nil, err
+		}
 	}
 	if l.Signing, err = signingIdentityFor(o); err != nil {
 		return nil, err
@@ -134,7 +234,7 @@ func Build(ctx context.Context, o *Options, env BuildEnv) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Path: out, Version: l.Version, Size: size, Components: comps}, nil
+	return &Result{Path: out, Version: l.Version, Size: size, Components: comps, Targets: infos}, nil
 }
 
 // extract unpacks a verified tarball and describes what it held.

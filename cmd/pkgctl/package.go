@@ -21,6 +21,8 @@ type PackageOptions struct {
 	Options packaging.Options
 	// Getenv reads environment variables (FLEETCTL_*); tests inject it.
 	Getenv func(string) (string, bool)
+	// Release: config file, matrix, manifest, publishing (matrix.go).
+	Release ReleaseOptions
 }
 
 // flagDef is one flag of `pkgctl package`: the same name, type, default and
@@ -144,6 +146,7 @@ func newCmdPackage(opts *PackageOptions, runF func(*PackageOptions) error) *cobr
 			fs.Lookup(d.Name).Usage += fmt.Sprintf(" [$%s]", d.Env)
 		}
 	}
+	addReleaseFlags(fs, &opts.Release)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
 	return cmd
 }
@@ -194,6 +197,13 @@ func normalizeArgs(root *cobra.Command, args []string) []string {
 
 // packageRun validates the options and builds the installer.
 func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
+	cfg, err := findConfig(opts.Release.Config, cmd.Flags().Changed("type"))
+	if err != nil {
+		return err
+	}
+	if opts.Release.active(cfg) {
+		return releaseRun(cmd, opts, cfg)
+	}
 	o := &opts.Options
 	o.WithDefaults()
 	warnings, err := o.Validate()
