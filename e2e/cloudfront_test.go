@@ -418,6 +418,7 @@ func TestCloudFrontFallback(t *testing.T) {
 		r := runPkgctl(t, "fleet-osquery.deb", append(cfBuildArgs(t, s, "deb", cdn.URL, k),
 			"--cloudfront-private-key="+k.File, "--cloudfront-origin-url="+origin)...)
 		mustFail(t, r, "CloudFront failed", "AccessDenied", "and so did the origin", origin, "connection refused")
+		t.Logf("stderr:\n%s", r.Stderr)
 		assertNoSignatures(t, "stderr", r.Stderr, cdn)
 	})
 

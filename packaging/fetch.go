@@ -54,9 +54,9 @@ func cloudFrontSigner(o *Options) (*cloudfront.Signer, error) {
 
 func cloudFrontHash(name string) (crypto.Hash, error) {
 	switch strings.ToLower(name) {
-	case "", "sha1":
+	case "", "sha1", "sha-1":
 		return crypto.SHA1, nil
-	case "sha256":
+	case "sha256", "sha-256":
 		return crypto.SHA256, nil
 	}
 	return 0, flagErr("cloudfront-hash-algorithm", "--cloudfront-hash-algorithm %q is not supported: use sha1 (CloudFront's default) or sha256", name)

@@ -162,7 +162,7 @@ func (c *Client) withFallback(ctx context.Context, originURL string, try func(at
 	if cdnErr == nil || ctx.Err() != nil || !cdnFailure(cdnErr) {
 		return cdnErr
 	}
-	c.logf("CloudFront: %v; retrying from the origin %s", cdnErr, originURL)
+	c.logf("%v; retrying from the origin %s", cdnErr, originURL)
 	if originErr := try(c.originAttempt(originURL)); originErr != nil {
 		var he *metadata.ErrDownloadHTTP
 		if errors.As(originErr, &he) && !explained(originErr) {
