@@ -20,7 +20,9 @@ import (
 // covers every Options field openUpdateClient reads.
 func FetchKey(o *Options) string {
 	return strings.Join([]string{o.UpdateURL, o.UpdateRoots, o.UpdateTLSServerCertificate,
-		o.UpdateTLSClientCertificate, o.UpdateTLSClientKey, o.CacheDir}, "\x00")
+		o.UpdateTLSClientCertificate, o.UpdateTLSClientKey, o.CacheDir,
+		o.CloudFrontURL, o.CloudFrontKeyPairID, o.CloudFrontPrivateKey, o.CloudFrontURLTTL.String(),
+		o.CloudFrontHashAlgorithm, o.CloudFrontOriginURL}, "\x00")
 }
 
 // MatrixBuild is one build of a matrix run.
