@@ -80,7 +80,8 @@ type Options struct {
 	FleetManagedHostIdentityCertificate bool          // --fleet-managed-host-identity-certificate
 
 	// pkgctl additions.
-	CacheDir string // --cache-dir: verified TUF targets; "" disables the cache
+	CacheDir      string // --cache-dir: verified TUF targets; "" disables the cache
+	MacOSDevIDPEM string // --macos-devid-pem: file holding the Dev ID certificate(s) and key in PEM
 
 	// ArchSet records that --arch was given explicitly (fleetctl refuses it for pkg).
 	ArchSet bool

@@ -96,6 +96,7 @@ func packageFlags(o *packaging.Options) []flagDef {
 		b("fleet-managed-host-identity-certificate", "FLEETCTL_FLEET_MANAGED_HOST_IDENTITY_CERTIFICATE", &o.FleetManagedHostIdentityCertificate, false, "Use a TPM-backed key to sign HTTP requests to Fleet (deb, rpm, pkg.tar.zst). Fleet EE."),
 		// pkgctl's own.
 		s("cache-dir", "", &o.CacheDir, cacheDir, "Cache of verified TUF targets, re-verified on every use (\"\" disables it)"),
+		s("macos-devid-pem", "PKGCTL_MACOS_DEVID_PEM", &o.MacOSDevIDPEM, "", "Path to a PEM file holding the Developer ID Installer certificate chain and its RSA key; signs the pkg on any OS (the file form of --macos-devid-pem-content)"),
 	}
 }
 
