@@ -157,7 +157,11 @@ func (w *Writer) WriteHeader(h *Header) error {
 	case !h.Mode.IsRegular():
 		return fmt.Errorf("cpio: %s: unsupported file type %v", h.Name, h.Mode.Type())
 	}
-	if err := w.writeRaw(h.Name, UnixMode(h.Mode), h.UID, h.GID, nlink(h.Mode), h.ModTime.Unix(), size); err != nil {
+	var mtime int64 // a zero ModTime is the epoch
+	if !h.ModTime.IsZero() {
+		mtime = h.ModTime.Unix()
+	}
+	if err := w.writeRaw(h.Name, UnixMode(h.Mode), h.UID, h.GID, nlink(h.Mode), mtime, size); err != nil {
 		return err
 	}
 	if data != nil {
