@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"os"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/sassoftware/relic/v7/lib/certloader"
 	relicxar "github.com/sassoftware/relic/v7/lib/fruit/xar"
+	"github.com/sassoftware/relic/v7/lib/pkcs7"
 )
 
 // Sign signs the xar archive at path in place with relic, as Apple's signed
@@ -45,15 +47,21 @@ func Sign(ctx context.Context, path string, chain []*x509.Certificate, key crypt
 	if _, err := f.Seek(0, 0); err != nil {
 		return fmt.Errorf("xar sign %s: %w", path, err)
 	}
+	// Apply rewrites through a temporary file and renames it over path
+	// (closing f) unless it can patch in place.
 	if err := patch.Apply(f, path); err != nil {
 		return fmt.Errorf("xar sign %s: write signature: %w", path, err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("xar sign %s: %w", path, err)
+	}
+	return nil
 }
 
 // VerifySignature checks the classic RSA signature over the TOC checksum
-// with the leaf certificate from the TOC, and, when roots is not nil, that
-// the TOC's chain leads to one of roots. It returns the chain as listed in
+// with the leaf certificate from the TOC, the CMS x-signature (when present)
+// over the same checksum by the same certificate, and, when roots is not
+// nil, that the TOC's chain leads to one of roots. It returns the chain as listed in
 // the TOC. It does not read the members: call Verify for their checksums.
 func (x *Reader) VerifySignature(roots *x509.CertPool) ([]*x509.Certificate, error) {
 	sig := x.Signature
@@ -74,6 +82,11 @@ func (x *Reader) VerifySignature(roots *x509.CertPool) ([]*x509.Certificate, err
 	if err := rsa.VerifyPKCS1v15(pub, x.HashFunc, x.TOCHash, sig.Data); err != nil {
 		return nil, fmt.Errorf("xar: RSA signature over the TOC does not verify: %w", err)
 	}
+	if x.XSignature != nil {
+		if err := verifyCMS(x.XSignature.Data, x.TOCHash, leaf); err != nil {
+			return nil, err
+		}
+	}
 	if roots != nil {
 		inter := x509.NewCertPool()
 		for _, c := range sig.Certificates[1:] {
@@ -88,4 +101,25 @@ func (x *Reader) VerifySignature(roots *x509.CertPool) ([]*x509.Certificate, err
 		}
 	}
 	return sig.Certificates, nil
+}
+
+// verifyCMS checks a detached CMS signature over content (the TOC checksum)
+// and that leaf made it. Apple writes BER; relic's pkcs7 wants DER.
+func verifyCMS(data, content []byte, leaf *x509.Certificate) error {
+	pkt, err := ber.DecodePacketErr(data)
+	if err != nil {
+		return fmt.Errorf("xar: CMS signature: %w", err)
+	}
+	psd, err := pkcs7.Unmarshal(pkt.Bytes())
+	if err != nil {
+		return fmt.Errorf("xar: CMS signature: %w", err)
+	}
+	sig, err := psd.Content.Verify(content, false)
+	if err != nil {
+		return fmt.Errorf("xar: CMS signature over the TOC does not verify: %w", err)
+	}
+	if !sig.Certificate.Equal(leaf) {
+		return errors.New("xar: the CMS and RSA signatures were made by different certificates")
+	}
+	return nil
 }
