@@ -7,6 +7,7 @@ package macos
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
@@ -60,7 +61,7 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 
 	entries := payloadEntries(l)
 	payloadPath := filepath.Join(tmp, "Payload")
-	records, err := writeCPIOGzip(ctx, payloadPath, entries, l.MTime)
+	records, payloadSum, err := writeCPIOGzip(ctx, payloadPath, entries, l.MTime)
 	if err != nil {
 		return fmt.Errorf("pkg: write Payload: %w", err)
 	}
@@ -77,14 +78,16 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 	files := []xar.File{
 		{Name: mactemplates.ComponentDir, Dir: true},
 		{Name: MemberBom, Open: xar.Bytes(bomData), Compress: true},
-		{Name: MemberPayload, Open: xar.Path(payloadPath)},
+		// Size and SHA-1 known from writing spare the xar writer a pass over it.
+		{Name: MemberPayload, Open: xar.Path(payloadPath), Size: payloadSum.size, SHA1: payloadSum.sha1},
 	}
 	if comp.Postinstall {
 		scriptsPath := filepath.Join(tmp, "Scripts")
-		if _, err := writeCPIOGzip(ctx, scriptsPath, scriptEntries(l), l.MTime); err != nil {
+		_, sum, err := writeCPIOGzip(ctx, scriptsPath, scriptEntries(l), l.MTime)
+		if err != nil {
 			return fmt.Errorf("pkg: write Scripts: %w", err)
 		}
-		files = append(files, xar.File{Name: MemberScripts, Open: xar.Path(scriptsPath)})
+		files = append(files, xar.File{Name: MemberScripts, Open: xar.Path(scriptsPath), Size: sum.size, SHA1: sum.sha1})
 	}
 	info, err := mactemplates.PackageInfo(comp)
 	if err != nil {
@@ -222,21 +225,30 @@ func scriptEntries(l *packaging.Layout) []payloadEntry {
 	}
 }
 
+// fileSum is the size and SHA-1 of a file as written.
+type fileSum struct {
+	size int64
+	sha1 []byte
+}
+
 // writeCPIOGzip writes entries as gzip(cpio odc) to path (0600), streaming each
-// file's data once and computing its size and POSIX cksum CRC on the way.
-func writeCPIOGzip(ctx context.Context, path string, entries []payloadEntry, mtime time.Time) (recs []record, err error) {
+// file's data once and computing its size and POSIX cksum CRC on the way, and
+// the archive's own size and SHA-1.
+func writeCPIOGzip(ctx context.Context, path string, entries []payloadEntry, mtime time.Time) (recs []record, sum fileSum, err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, sum, err
 	}
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
 			err = cerr
 		}
 	}()
-	gz, err := gzip.NewWriterLevel(f, gzip.DefaultCompression)
+	h := sha1.New()
+	counted := &countingWriter{w: io.MultiWriter(f, h)}
+	gz, err := gzip.NewWriterLevel(counted, gzip.DefaultCompression)
 	if err != nil {
-		return nil, err
+		return nil, sum, err
 	}
 	// klauspost's gzip writes a non-zero MTIME for a zero ModTime: set it.
 	gz.ModTime = mtime
@@ -244,32 +256,43 @@ func writeCPIOGzip(ctx context.Context, path string, entries []payloadEntry, mti
 	buf := make([]byte, 256<<10)
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, sum, err
 		}
 		r := record{payloadEntry: e}
 		r.Data = nil // keep no copy of the content beyond the Layout's
 		h := &cpio.Header{Name: e.Name, Mode: e.Mode, UID: e.UID, GID: e.GID, ModTime: mtime}
 		if !e.Mode.IsRegular() {
 			if err := cw.WriteHeader(h); err != nil {
-				return nil, err
+				return nil, sum, err
 			}
 			recs = append(recs, r)
 			continue
 		}
 		n, crc, err := copyEntry(cw, h, e, buf)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Name, err)
+			return nil, sum, fmt.Errorf("%s: %w", e.Name, err)
 		}
 		r.Size, r.CRC = n, crc
 		recs = append(recs, r)
 	}
 	if err := cw.Close(); err != nil {
-		return nil, err
+		return nil, sum, err
 	}
 	if err := gz.Close(); err != nil {
-		return nil, err
+		return nil, sum, err
 	}
-	return recs, nil
+	return recs, fileSum{size: counted.n, sha1: h.Sum(nil)}, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // copyEntry writes a regular file's header and data, returning its size and CRC.
