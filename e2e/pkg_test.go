@@ -66,19 +66,25 @@ type pkgSigner struct {
 
 func newPkgSigner(t *testing.T) *pkgSigner {
 	t.Helper()
-	ca, err := testenv.NewCA("e2e Developer ID CA")
+	// As Apple's: root CA, an intermediate ("Developer ID Certification
+	// Authority"), then the Developer ID Installer leaf.
+	root, err := testenv.NewCA("e2e Apple-like Root CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, key, err := ca.IssueDevIDInstaller("Developer ID Installer: pkgctl e2e (TESTTEAMID)")
+	inter, err := root.NewIntermediate("e2e Developer ID Certification Authority")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := inter.IssueCodeSigning("Developer ID Installer: pkgctl e2e (TESTTEAMID)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	registerSecret(key)
 	dir := t.TempDir()
-	content := string(cert) + string(ca.CertPEM) + string(key)
-	return &pkgSigner{CA: ca, CertPEM: cert, KeyPEM: key, PEMContent: content,
-		CAFile: writeFile(t, dir, "ca.pem", ca.CertPEM), PEMFile: writeFile(t, dir, "devid.pem", []byte(content))}
+	content := string(cert) + string(inter.CertPEM) + string(key)
+	return &pkgSigner{CA: root, CertPEM: cert, KeyPEM: key, PEMContent: content,
+		CAFile: writeFile(t, dir, "ca.pem", root.CertPEM), PEMFile: writeFile(t, dir, "devid.pem", []byte(content))}
 }
 
 func (b pkgSpec) args(t *testing.T, s *sharedEnv, sg *pkgSigner) []string {
@@ -504,11 +510,11 @@ func TestPkgSigningErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, _, err := ca.IssueDevIDInstaller("Developer ID Installer: one")
+	cert, _, err := ca.IssueCodeSigning("Developer ID Installer: one")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, otherKey, err := ca.IssueDevIDInstaller("Developer ID Installer: two")
+	_, otherKey, err := ca.IssueCodeSigning("Developer ID Installer: two")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -695,8 +701,8 @@ func checkPkgSignature(t *testing.T, openssl, pkg string, sg *pkgSigner) {
 		t.Fatal(err)
 	}
 	x := parseXarTOC(t, data)
-	if len(x.certs) < 1 || x.sigSize == 0 {
-		t.Fatalf("the TOC has no RSA signature with certificates:\n%s", x.toc)
+	if len(x.certs) < 2 || x.sigSize == 0 {
+		t.Fatalf("the TOC has no RSA signature with the leaf and intermediate certificates:\n%s", x.toc)
 	}
 	dir := t.TempDir()
 	put := func(name string, b []byte) string { return writeFile(t, dir, name, b) }

@@ -58,7 +58,7 @@ func TestSigningIdentityForPkg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, key, err := ca.IssueDevIDInstaller("Developer ID Installer: Test (TESTTEAMID)")
+	cert, key, err := ca.IssueCodeSigning("Developer ID Installer: Test (TESTTEAMID)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestSigningIdentityForPkg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, otherKey, err := ca.IssueDevIDInstaller("other")
+	_, otherKey, err := ca.IssueCodeSigning("other")
 	if err != nil {
 		t.Fatal(err)
 	}

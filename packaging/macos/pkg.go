@@ -124,10 +124,7 @@ func (Packager) SignFile(ctx context.Context, l *packaging.Layout, path string) 
 		return fmt.Errorf("sign the package: %w", err)
 	}
 	defer os.Remove(signed)
-	// relic's patch rewrites the file and closes the descriptor that xar.Sign
-	// closes again: that second close's ErrClosed is not a failure. The check
-	// below is what decides.
-	if err := xar.Sign(ctx, signed, l.Signing.Certificates, l.Signing.Key); err != nil && !errors.Is(err, os.ErrClosed) {
+	if err := xar.Sign(ctx, signed, l.Signing.Certificates, l.Signing.Key); err != nil {
 		return fmt.Errorf("sign the package: %w", err)
 	}
 	sf, err := os.Open(signed)

@@ -205,7 +205,7 @@ func TestSignFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, key, err := ca.IssueDevIDInstaller("Developer ID Installer: Test")
+	cert, key, err := ca.IssueCodeSigning("Developer ID Installer: Test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func fleetFiles(env *testenv.Env) (f demoFiles, err error) {
 	if err != nil {
 		return f, err
 	}
-	devIDCert, devIDKey, err := devIDCA.IssueDevIDInstaller("Developer ID Installer: pkgctl demo (TESTTEAMID)")
+	devIDCert, devIDKey, err := devIDCA.IssueCodeSigning("Developer ID Installer: pkgctl demo (TESTTEAMID)")
 	if err != nil {
 		return f, err
 	}
