@@ -810,8 +810,9 @@ func checkPkgSignature(t *testing.T, openssl, pkg string, sg *pkgSigner) {
 // ($3), launchctl, pkill and sleep replaced by stubs that record their calls.
 func checkPostinstall(t *testing.T, script string, service bool) {
 	t.Helper()
-	if st, err := os.Stat(script); err != nil || st.Mode().Perm()&0o100 == 0 {
-		t.Fatalf("postinstall missing or not executable: %v", err)
+	// 0744 as fleetctl writes it (fleetd-compat.md §2.1); cpio -idm kept the mode.
+	if st, err := os.Stat(script); err != nil || st.Mode().Perm() != 0o744 {
+		t.Fatalf("postinstall missing or not mode 0744: %v %v", st, err)
 	}
 	bash := needTool(t, "bash", "bash")
 	if out, err := exec.Command(bash, "-n", script).CombinedOutput(); err != nil {

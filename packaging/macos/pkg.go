@@ -219,7 +219,8 @@ func payloadEntries(l *packaging.Layout) []payloadEntry {
 func scriptEntries(l *packaging.Layout) []payloadEntry {
 	return []payloadEntry{
 		{Name: ".", Mode: fs.ModeDir | 0o755, UID: packaging.MacOSUID, GID: packaging.MacOSGID},
-		{Name: "./postinstall", Mode: 0o755, UID: packaging.MacOSUID, GID: packaging.MacOSGID, Data: []byte(l.Scripts.PostInstall)},
+		{Name: "./postinstall", Mode: 0o744, // as fleetctl writes it
+			UID: packaging.MacOSUID, GID: packaging.MacOSGID, Data: []byte(l.Scripts.PostInstall)},
 	}
 }
 

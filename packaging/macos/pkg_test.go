@@ -178,7 +178,7 @@ func TestPackageReadBack(t *testing.T) {
 		}
 		if h.Name == "./postinstall" {
 			post, _ = io.ReadAll(cr)
-			if h.Mode.Perm() != 0o755 {
+			if h.Mode.Perm() != 0o744 {
 				t.Errorf("postinstall mode %v", h.Mode)
 			}
 		}
