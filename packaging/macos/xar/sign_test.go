@@ -29,7 +29,7 @@ type identity struct {
 	key         crypto.Signer
 }
 
-func newIdentity(t *testing.T) *identity {
+func newIdentity(t testing.TB) *identity {
 	t.Helper()
 	root, err := testenv.NewCA("pkgctl test Apple Root CA")
 	if err != nil {
