@@ -100,7 +100,7 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 	}
 	files = append(files,
 		xar.File{Name: MemberPackageInfo, Open: xar.Bytes(info), Compress: true},
-		xar.File{Name: MemberDistribution, Open: xar.Bytes(dist)},
+		xar.File{Name: MemberDistribution, Open: xar.Bytes(dist), Compress: true}, // as productbuild stores it
 	)
 	if err := ctx.Err(); err != nil {
 		return err
