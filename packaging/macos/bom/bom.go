@@ -8,7 +8,7 @@
 //	err := bom.Write(w, []bom.Entry{
 //		{Path: ".", Mode: 0o40755, GID: 80},
 //		{Path: "./opt", Mode: 0o40755, GID: 80},
-//		{Path: "./opt/secret.txt", Mode: 0o100600, GID: 80, Size: size, Checksum: crc},
+//		{Path: "./opt/secret.txt", Mode: 0o100600, GID: 80, Size: uint32(size), Checksum: crc},
 //		{Path: "./opt/link", Mode: 0o120755, Linkname: "secret.txt"}, // size and CRC computed
 //	})
 //
@@ -102,10 +102,15 @@ func kindOf(mode uint16) (Kind, error) {
 // Lsbom writes entries as `lsbom` prints them by default, one line each,
 // every field followed by a tab: directories "PATH MODE UID/GID", files
 // "... SIZE CRC", symlinks "... SIZE CRC TARGET", devices "... DEV".
+// An entry without a Kind is typed by its Mode.
 func Lsbom(w io.Writer, entries []Entry) error {
 	for _, e := range entries {
+		kind := e.Kind
+		if kind == 0 {
+			kind, _ = kindOf(e.Mode)
+		}
 		var err error
-		switch e.Kind {
+		switch kind {
 		case File:
 			_, err = fmt.Fprintf(w, "%s\t%o\t%d/%d\t%d\t%d\t\n", e.Path, e.Mode, e.UID, e.GID, e.Size, e.Checksum)
 		case Symlink:

@@ -276,3 +276,16 @@ func TestReadRejectsTruncated(t *testing.T) {
 		}
 	}
 }
+
+func TestLsbomTypesByModeWithoutKind(t *testing.T) {
+	var b bytes.Buffer
+	bom.Lsbom(&b, []bom.Entry{
+		{Path: ".", Mode: 0o40755, GID: 80},
+		{Path: "./f", Mode: 0o100600, Size: 2, Checksum: 7},
+		{Path: "./l", Mode: 0o120755, Size: 1, Checksum: 9, Linkname: "f"},
+	})
+	want := ".\t40755\t0/80\t\n./f\t100600\t0/0\t2\t7\t\n./l\t120755\t0/0\t1\t9\tf\t\n"
+	if b.String() != want {
+		t.Errorf("got %q\nwant %q", b.String(), want)
+	}
+}
