@@ -236,6 +236,23 @@ func TestPkg(t *testing.T) {
 					t.Errorf("bsdtar lists %v, want %v", got, members)
 				}
 			})
+			t.Run("xar encodings", func(t *testing.T) {
+				// As Apple's productbuild stores them (bom-facts.md §15): the
+				// small XML and the Bom zlib-compressed, the Payload as is.
+				data, err := os.ReadFile(pkg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x := parseXarTOC(t, data)
+				for name, enc := range map[string]string{
+					"Distribution": "application/x-gzip", "base.pkg/PackageInfo": "application/x-gzip",
+					"base.pkg/Bom": "application/x-gzip", "base.pkg/Payload": "application/octet-stream",
+				} {
+					if got := x.files[name].Encoding; got != enc {
+						t.Errorf("%s stored as %q, want %q", name, got, enc)
+					}
+				}
+			})
 			t.Run("7z l", func(t *testing.T) {
 				out, _ := tool(t, false, sevenZ, "l", pkg)
 				for _, m := range members {
@@ -626,7 +643,10 @@ type xarTOC struct {
 	certs         []string // base64 DER, leaf first
 }
 
-type xarData struct{ Offset, Length int64 }
+type xarData struct {
+	Offset, Length int64
+	Encoding       string
+}
 
 func parseXarTOC(t *testing.T, data []byte) xarTOC {
 	t.Helper()
@@ -647,8 +667,11 @@ func parseXarTOC(t *testing.T, data []byte) xarTOC {
 	type file struct {
 		Name string `xml:"name"`
 		Data *struct {
-			Offset int64 `xml:"offset"`
-			Length int64 `xml:"length"`
+			Offset   int64 `xml:"offset"`
+			Length   int64 `xml:"length"`
+			Encoding struct {
+				Style string `xml:"style,attr"`
+			} `xml:"encoding"`
 		} `xml:"data"`
 		Files []file `xml:"file"`
 	}
@@ -680,7 +703,7 @@ func parseXarTOC(t *testing.T, data []byte) xarTOC {
 		for _, f := range fs {
 			p := path.Join(dir, f.Name)
 			if f.Data != nil {
-				x.files[p] = xarData{f.Data.Offset, f.Data.Length}
+				x.files[p] = xarData{f.Data.Offset, f.Data.Length, f.Data.Encoding.Style}
 			}
 			walk(p, f.Files)
 		}
