@@ -82,7 +82,8 @@ type Options struct {
 	FleetManagedHostIdentityCertificate bool          // --fleet-managed-host-identity-certificate
 
 	// pkgctl additions.
-	CacheDir string // --cache-dir: verified TUF targets; "" disables the cache
+	CacheDir      string // --cache-dir: verified TUF targets; "" disables the cache
+	MacOSDevIDPEM string // --macos-devid-pem: file holding the Dev ID certificate(s) and key in PEM
 
 	// Fetching through a CloudFront distribution with signed URLs (build time only: none
 	// of these goes into the installer, which keeps UpdateURL).

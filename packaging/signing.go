@@ -3,10 +3,14 @@ package packaging
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 )
 
@@ -114,9 +118,40 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 // signingIdentityFor loads the identity that signs o.Type's installer, or nil
 // when the build is not signed.
 func signingIdentityFor(o *Options) (*SigningIdentity, error) {
+	var id *SigningIdentity
+	var err error
+	flag := ""
 	switch {
 	case o.Type == TypePkg && o.MacOSDevIDCertificateContent != "":
-		return ParsePEMIdentity("--macos-devid-pem-content", []byte(o.MacOSDevIDCertificateContent))
+		flag = "--macos-devid-pem-content"
+		id, err = ParsePEMIdentity(flag, []byte(o.MacOSDevIDCertificateContent))
+	case o.Type == TypePkg && o.MacOSDevIDPEM != "":
+		flag = "--macos-devid-pem " + o.MacOSDevIDPEM
+		data, rerr := os.ReadFile(o.MacOSDevIDPEM)
+		if rerr != nil {
+			return nil, fmt.Errorf("read --macos-devid-pem %s: %w", o.MacOSDevIDPEM, errors.Unwrap(rerr))
+		}
+		id, err = ParsePEMIdentity(flag, data)
+	default:
+		return nil, nil
 	}
-	return nil, nil
+	if err != nil {
+		return nil, err
+	}
+	// A package signature is RSA (productsign, relic): refuse other keys now,
+	// naming the flag, rather than after the package is written.
+	if _, ok := id.Key.Public().(*rsa.PublicKey); !ok {
+		return nil, fmt.Errorf("%s: the key is %s; macOS package signing needs an RSA Developer ID Installer key", flag, keyKind(id.Key.Public()))
+	}
+	return id, nil
+}
+
+func keyKind(k crypto.PublicKey) string {
+	switch k.(type) {
+	case *ecdsa.PublicKey:
+		return "ECDSA"
+	case ed25519.PublicKey:
+		return "Ed25519"
+	}
+	return fmt.Sprintf("%T", k)
 }

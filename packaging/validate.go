@@ -167,6 +167,30 @@ func (o *Options) Validate() (warnings []string, err error) {
 		return nil, flagErr("arch", "arch must be one of ('amd64', 'arm64')")
 	}
 
+	// macOS signing. fleetctl refuses a sign identity with a Dev ID PEM; pkgctl
+	// signs only from PEM (relic, any OS) and cannot notarize.
+	if o.MacOSDevIDCertificateContent != "" && o.MacOSDevIDPEM != "" {
+		return nil, flagErr("macos-devid-pem", "--macos-devid-pem and --macos-devid-pem-content may not be provided together")
+	}
+	if o.SignIdentity != "" && (o.MacOSDevIDCertificateContent != "" || o.MacOSDevIDPEM != "") {
+		return nil, flagErr("sign-identity", "providing a sign identity and a Dev ID certificate is not supported")
+	}
+	if o.Type == TypePkg && o.SignIdentity != "" {
+		where := "it needs a macOS keychain, which this " + o.HostOS + " host does not have"
+		if o.HostOS == "darwin" {
+			where = "signing from a keychain (productsign) is not supported yet by pkgctl"
+		}
+		return nil, flagErr("sign-identity", "--sign-identity: %s; give the Developer ID Installer certificate and key as PEM with --macos-devid-pem or --macos-devid-pem-content", where)
+	}
+	if o.Type == TypePkg && o.Notarize {
+		return nil, flagErr("notarize", "--notarize is not supported by pkgctl: sign with --macos-devid-pem, then notarize the package with Apple's notarytool (or rcodesign notarize) and staple it")
+	}
+	if o.Type == TypePkg && o.MacOSDevIDPEM != "" {
+		if _, err := os.Stat(o.MacOSDevIDPEM); err != nil {
+			return nil, &FlagError{Flag: "macos-devid-pem", Msg: fmt.Sprintf("read --macos-devid-pem %s", o.MacOSDevIDPEM), Err: errors.Unwrap(err)}
+		}
+	}
+
 	// pkgctl's own checks.
 	if o.OrbitUpdateInterval <= 0 {
 		return nil, flagErr("update-interval", "--update-interval must be positive, got %s", o.OrbitUpdateInterval)
@@ -238,6 +262,7 @@ func (o *Options) noEffectWarnings() []string {
 	add(!isPkg && o.SignIdentity != "", "sign-identity", "pkg")
 	add(!isPkg && o.Notarize, "notarize", "pkg")
 	add(!isPkg && o.MacOSDevIDCertificateContent != "", "macos-devid-pem-content", "pkg")
+	add(!isPkg && o.MacOSDevIDPEM != "", "macos-devid-pem", "pkg")
 	add(!isPkg && o.AppStoreConnectAPIKeyID != "", "app-store-connect-api-key-id", "pkg")
 	add(!isPkg && o.AppStoreConnectAPIKeyIssuer != "", "app-store-connect-api-key-issuer", "pkg")
 	add(!isPkg && o.AppStoreConnectAPIKeyContent != "", "app-store-connect-api-key-content", "pkg")

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	_ "github.com/pkgctl/pkgctl/packaging/linux" // registers deb, rpm and pkg.tar.zst
+	_ "github.com/pkgctl/pkgctl/packaging/macos" // registers pkg
 )
 
 func main() {

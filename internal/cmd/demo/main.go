@@ -29,17 +29,19 @@ import (
 // --outfile=demo/out/<outfile>; without, it runs in demo/out and keeps pkgctl's default name.
 type build struct {
 	typ, arch, outfile string
+	sign               bool // pkg: sign with the demo Developer ID Installer PEM
 }
 
 var builds = []build{
-	{"deb", "amd64", "fleet-osquery-amd64.deb"},
-	{"deb", "arm64", ""},
-	{"rpm", "amd64", "fleet-osquery-amd64.rpm"},
-	{"rpm", "arm64", ""},
-	{"pkg.tar.zst", "amd64", ""},
-	{"pkg", "", "fleet-osquery.pkg"}, // --arch is not allowed with --type=pkg
-	{"msi", "amd64", "fleet-osquery-amd64.msi"},
-	{"msi", "arm64", ""},
+	{"deb", "amd64", "fleet-osquery-amd64.deb", false},
+	{"deb", "arm64", "", false},
+	{"rpm", "amd64", "fleet-osquery-amd64.rpm", false},
+	{"rpm", "arm64", "", false},
+	{"pkg.tar.zst", "amd64", "", false},
+	{"pkg", "", "fleet-osquery.pkg", false}, // --arch is not allowed with --type=pkg
+	{"pkg", "", "fleet-osquery-signed.pkg", true},
+	{"msi", "amd64", "fleet-osquery-amd64.msi", false},
+	{"msi", "arm64", "", false},
 }
 
 // result is the outcome of one build, for the final table.
@@ -108,6 +110,7 @@ func run() int {
 // demoFiles are the inputs a Fleet administrator would have on disk.
 type demoFiles struct {
 	rootJSON, enrollSecret, fleetCA, fleetCert, fleetKey string
+	devIDPEM                                             string // Developer ID Installer certificate + RSA key (pkg signing)
 }
 
 // fleetFiles writes the TUF roots, an enroll secret and a throwaway Fleet server CA and
@@ -126,6 +129,14 @@ func fleetFiles(env *testenv.Env) (f demoFiles, err error) {
 	if err != nil {
 		return f, err
 	}
+	devIDCA, err := testenv.NewCA("pkgctl demo Developer ID CA")
+	if err != nil {
+		return f, err
+	}
+	devIDCert, devIDKey, err := devIDCA.IssueCodeSigning("Developer ID Installer: pkgctl demo (TESTTEAMID)")
+	if err != nil {
+		return f, err
+	}
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails
 	for _, w := range []struct {
@@ -138,6 +149,7 @@ func fleetFiles(env *testenv.Env) (f demoFiles, err error) {
 		{&f.fleetCA, "fleet-ca.pem", fleetCA.CertPEM},
 		{&f.fleetCert, "fleet-client.crt", cert},
 		{&f.fleetKey, "fleet-client.key", key},
+		{&f.devIDPEM, "devid-installer.pem", append(append(devIDCert, devIDCA.CertPEM...), devIDKey...)},
 	} {
 		if *w.path, err = testenv.WriteFile(dir, w.name, w.data); err != nil {
 			return f, err
@@ -195,6 +207,9 @@ func runBuild(b build, env *testenv.Env, f demoFiles, cmdEnv []string) result {
 		flag("fleet-desktop-alternative-browser-host", "fleet-desktop.example.com"),
 		flag("cache-dir", rel("demo/cache")),
 	)
+	if b.sign {
+		args = append(args, flag("macos-devid-pem", rel(f.devIDPEM)))
+	}
 	if b.outfile != "" {
 		args = append(args, flag("outfile", "demo/out/"+b.outfile))
 	}
