@@ -196,3 +196,30 @@ func TestConfigKeysFollowFlagTable(t *testing.T) {
 		t.Errorf("not every key applied: %+v", o)
 	}
 }
+
+// TestFindConfig: ./pkgctl.yaml is used only when neither --config nor --type
+// is given, so fleetctl-style calls never pick it up.
+func TestFindConfig(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if got, err := findConfig("", false); err != nil || got != "" {
+		t.Errorf("no file: %q %v", got, err)
+	}
+	if err := os.WriteFile(defaultConfigFile, []byte("type: deb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		flag      string
+		typeGiven bool
+		want      string
+	}{
+		{"", false, defaultConfigFile},
+		{"", true, ""},
+		{"other.yaml", true, "other.yaml"},
+		{"other.yaml", false, "other.yaml"},
+	} {
+		if got, err := findConfig(tt.flag, tt.typeGiven); err != nil || got != tt.want {
+			t.Errorf("findConfig(%q, %v) = %q, %v; want %q", tt.flag, tt.typeGiven, got, err, tt.want)
+		}
+	}
+}
