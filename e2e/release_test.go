@@ -423,5 +423,24 @@ func TestReleasePublish(t *testing.T) {
 	if got := gh.AssetNames("v1.2.3"); len(got) != 7 {
 		t.Errorf("assets after --replace: %v", got)
 	}
+
+	// FILE arguments, to a new prerelease; and the same without a token.
+	args := []string{"publish", "--github=acme/agents", "--tag=v1.2.4-rc1", "--prerelease", "--github-url=" + gh.URL, "out/team-a.deb", "out/team-b.rpm"}
+	r = runIn(t, dir, env, args...)
+	if r.Code != 2 || !strings.Contains(r.Stderr, "GITHUB_TOKEN is not set") {
+		t.Errorf("publish without token: exit %d\n%s", r.Code, r.Stderr)
+	}
+	r = runIn(t, dir, withToken, args...)
+	if r.Code != 0 {
+		t.Fatalf("publish FILES: exit %d\n%s", r.Code, r.Stderr)
+	}
+	if got := gh.AssetNames("v1.2.4-rc1"); strings.Join(got, " ") != "team-a.deb team-b.rpm" {
+		t.Errorf("assets of v1.2.4-rc1: %v", got)
+	}
+	for _, rel := range gh.Releases() {
+		if rel.Tag == "v1.2.4-rc1" && !rel.Prerelease {
+			t.Errorf("v1.2.4-rc1 is not a prerelease")
+		}
+	}
 	// The token is never printed, whatever happened (runIn checked every run).
 }
