@@ -64,9 +64,13 @@ func (f *fixture) options() *Options {
 		Owner: "acme", Repo: "agents", Tag: "v1.2.3",
 		Files: slices.Clone(f.files[:2]), Manifest: f.files[2],
 		BaseURL: f.gh.URL, Token: token, HTTPClient: f.client,
-		Sleep: func(_ context.Context, d time.Duration) error { f.slept = append(f.slept, d); f.now = f.now.Add(d); return nil },
-		Now:   func() time.Time { return f.now },
-		Logf:  func(format string, args ...any) { fmt.Fprintf(&f.log, format+"\n", args...) },
+		Sleep: func(_ context.Context, d time.Duration) error {
+			f.slept = append(f.slept, d)
+			f.now = f.now.Add(d)
+			return nil
+		},
+		Now:  func() time.Time { return f.now },
+		Logf: func(format string, args ...any) { fmt.Fprintf(&f.log, format+"\n", args...) },
 	}
 }
 

@@ -83,6 +83,9 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 		pub = p
 	}
 	cf := &configFile{}
+	if cfgPath != "" && r.Config == "" {
+		fmt.Fprintf(errOut, "Using ./%s (found in the working directory; --type or --config=FILE skips it)\n", cfgPath)
+	}
 	if cfgPath != "" {
 		defs := packageFlags(&packaging.Options{})
 		c, err := loadConfig(cfgPath, defs, opts.Getenv)

@@ -58,14 +58,27 @@ type floor struct {
 }
 
 // benchCase is one row: a pkgctl build and its floor. Add rpm, msi here.
+// With teams > 0 the row builds that many installers (one per Fleet team: its
+// own URL and enroll secret), once, from a warm cache: as many `pkgctl
+// package` runs one after another, or with matrix one run of a config file.
 type benchCase struct {
 	name    string
 	args    []string // pkgctl package flags besides the common ones
 	outfile string   // --outfile, in the case's directory (pkgctl checks the extension)
 	floor   floor
 	// files are the component files the package holds (the floor compresses them).
-	files func(work string) []string
+	files  func(work string) []string
+	teams  int
+	matrix bool
 }
+
+// teams is the size of the team matrix rows.
+const teams = 20
+
+// debFloor is what the deb packager compresses with.
+var debFloor = floor{name: "compress/gzip -6", newWriter: func(w io.Writer) (io.WriteCloser, error) {
+	return gzip.NewWriterLevel(w, 6)
+}}
 
 var cases = []benchCase{
 	{
@@ -74,9 +87,7 @@ var cases = []benchCase{
 		outfile: "bench.deb",
 		// nfpm v2.45.2 deb/deb.go writes data.tar.gz with the standard library's
 		// compress/gzip; packaging/linux sets Deb.Compression = "gzip:6".
-		floor: floor{name: "compress/gzip -6", newWriter: func(w io.Writer) (io.WriteCloser, error) {
-			return gzip.NewWriterLevel(w, 6)
-		}},
+		floor: debFloor,
 		files: floorFiles,
 	},
 	{
@@ -90,6 +101,8 @@ var cases = []benchCase{
 		}},
 		files: macFloorFiles,
 	},
+	{name: fmt.Sprintf("deb ×%d teams, %d runs", teams, teams), args: []string{"--type=deb"}, outfile: "bench.deb", floor: debFloor, teams: teams, files: floorFiles},
+	{name: fmt.Sprintf("deb ×%d teams, 1 matrix run", teams), args: []string{"--type=deb"}, outfile: "bench.deb", floor: debFloor, teams: teams, matrix: true, files: floorFiles},
 }
 
 type measurement struct {
@@ -192,6 +205,9 @@ func measure(c benchCase, n int, bin, dir string, srv *server) (measurement, err
 	}
 	m.cold = cold
 	m.ownKiB = ownPeakKiB()
+	if c.teams > 0 {
+		return measureTeams(m, c, n, bin, dir, srv, args[:len(args)-1])
+	}
 	for i := range n {
 		d, rss, err := runPkgctl(bin, args)
 		if err != nil {
@@ -218,10 +234,77 @@ func measure(c benchCase, n int, bin, dir string, srv *server) (measurement, err
 	return m, nil
 }
 
+// measureTeams builds c.teams installers once, warm: one pkgctl run per team,
+// or one matrix run of a config file listing them. Wall is the total, peak RSS
+// the largest of the runs; the floor is c.teams times the single floor.
+func measureTeams(m measurement, c benchCase, n int, bin, dir string, srv *server, common []string) (measurement, error) {
+	var env []string
+	var cfg strings.Builder
+	cfg.WriteString("builds:\n")
+	for i := range c.teams {
+		fmt.Fprintf(&cfg, "  - {name: team-%02d, fleet-url: \"https://team-%02d.example.com\", enroll-secret-env: TEAM_%02d_SECRET, outfile: %q}\n",
+			i, i, i, filepath.Join(dir, fmt.Sprintf("team-%02d.deb", i)))
+		env = append(env, fmt.Sprintf("TEAM_%02d_SECRET=bench-secret-%02d", i, i))
+	}
+	var wall time.Duration
+	if c.matrix {
+		cfgFile := filepath.Join(dir, "pkgctl.yaml")
+		if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o644); err != nil {
+			return m, err
+		}
+		// The update and cache flags apply to every build (flag > build entry).
+		var args []string
+		for _, a := range common {
+			if !strings.HasPrefix(a, "--fleet-url=") && !strings.HasPrefix(a, "--enroll-secret=") {
+				args = append(args, a)
+			}
+		}
+		args = append(args, "--config="+cfgFile)
+		d, rss, err := runPkgctlEnv(bin, args, env)
+		if err != nil {
+			return m, err
+		}
+		wall, m.rssKiB = d, rss
+		fmt.Printf("%s: %.2f s, peak RSS %d MiB\n", c.name, d.Seconds(), rss/1024)
+	} else {
+		for i := range c.teams {
+			args := append(append([]string(nil), common...),
+				fmt.Sprintf("--fleet-url=https://team-%02d.example.com", i), fmt.Sprintf("--enroll-secret=bench-secret-%02d", i),
+				"--outfile="+filepath.Join(dir, fmt.Sprintf("team-%02d.deb", i)))
+			d, rss, err := runPkgctl(bin, args)
+			if err != nil {
+				return m, err
+			}
+			wall += d
+			m.rssKiB = max(m.rssKiB, rss)
+		}
+		fmt.Printf("%s: %.2f s in total, peak RSS %d MiB\n", c.name, wall.Seconds(), m.rssKiB/1024)
+	}
+	m.warm = []time.Duration{wall}
+	for i := range c.teams {
+		st, err := os.Stat(filepath.Join(dir, fmt.Sprintf("team-%02d.deb", i)))
+		if err != nil {
+			return m, err
+		}
+		m.outSize += st.Size()
+	}
+	d, err := timeFloor(c.floor, c.files(srv.work))
+	if err != nil {
+		return m, err
+	}
+	m.floor = []time.Duration{d * time.Duration(c.teams)}
+	return m, nil
+}
+
 // runPkgctl runs one build and returns its wall time and peak RSS in KiB.
 func runPkgctl(bin string, args []string) (time.Duration, int64, error) {
+	return runPkgctlEnv(bin, args, nil)
+}
+
+// runPkgctlEnv is runPkgctl with extra environment variables.
+func runPkgctlEnv(bin string, args, env []string) (time.Duration, int64, error) {
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=0")
+	cmd.Env = append(append(os.Environ(), "SOURCE_DATE_EPOCH=0"), env...)
 	start := time.Now()
 	if err := runQuiet(cmd); err != nil {
 		return 0, 0, fmt.Errorf("pkgctl: %w", err)
@@ -326,12 +409,15 @@ func report(results []measurement, n int, work string) error {
 			floorBytes += st.Size()
 		}
 		wall, fl := median(m.warm).Seconds(), median(m.floor).Seconds()
+		installers := float64(max(m.c.teams, 1))
 		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.1f\t%d\t%.1f\t%s\t%.1f\t%.2f\t%.2f\t\n",
-			m.c.name, m.cold.Seconds(), wall, agentSize/mb/wall, m.rssKiB/1024,
+			m.c.name, m.cold.Seconds(), wall, installers*agentSize/mb/wall, m.rssKiB/1024,
 			float64(m.outSize)/mb, m.c.floor.name, float64(floorBytes)/mb, fl, wall/fl)
 	}
 	tw.Flush()
 	fmt.Println("\nratio = pkgctl wall / floor (1.00: the build costs no more than its compression)")
+	fmt.Printf("team rows: %d installers from a warm cache, measured once; wall = all of them, MB/s = %d × agent MB / wall,\n"+
+		"peak RSS = the largest run, floor = %d × one floor, on one core (the matrix assembles in parallel on all cores)\n", teams, teams, teams)
 
 	// Linux may carry the parent's high-water RSS at exec into the child's
 	// ru_maxrss (then the figure is max(own, pkgctl)). A figure clearly above or

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pkgctl/pkgctl/packaging"
+)
+
+// TestManifestSettingsHoldNoSecret sets every Secret flag of the table and
+// checks that no value reaches the manifest, only the flag names.
+func TestManifestSettingsHoldNoSecret(t *testing.T) {
+	o := &packaging.Options{Type: "deb", Arch: "amd64", FleetURL: "https://f.example.com", UpdateRoots: `{"signed":{}}`}
+	var secretNames []string
+	var values []string
+	for i, d := range packageFlags(o) {
+		if d.Secret {
+			v := "SECRET-VALUE-" + d.Name + "-" + string(rune('a'+i))
+			*d.Str = v
+			values = append(values, v)
+			secretNames = append(secretNames, d.Name)
+		}
+	}
+	if len(secretNames) < 3 {
+		t.Fatalf("only %d secret flags in the table", len(secretNames))
+	}
+	res := &packaging.Result{Path: "/out/x.deb", Version: "1.2.3", Size: 3}
+	m := &packaging.Manifest{Tool: "pkgctl test"}
+	settings, secrets := manifestSettings(o)
+	mo, err := packaging.NewManifestOutput(packaging.MatrixOutcome{Build: packaging.MatrixBuild{Name: "x", Options: o}, Result: res, SHA256: "ab"}, "/out", settings, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Outputs = append(m.Outputs, mo)
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values {
+		if bytes.Contains(data, []byte(v)) {
+			t.Errorf("manifest holds the value of a secret flag %q", v)
+		}
+	}
+	for _, n := range secretNames {
+		if !bytes.Contains(data, []byte(`"`+n+`"`)) {
+			t.Errorf("manifest does not say that %s was set", n)
+		}
+	}
+	if bytes.Contains(data, []byte(`{"signed":{}}`)) || !bytes.Contains(data, []byte(`"update-roots": "sha256:`)) {
+		t.Errorf("update-roots not replaced by its digest:\n%s", data)
+	}
+	if !bytes.Contains(data, []byte(`"path": "x.deb"`)) {
+		t.Errorf("path not relative to the manifest's directory:\n%s", data)
+	}
+}
+
+// TestManifestStableOrder: the same outputs in any order give the same bytes.
+func TestManifestStableOrder(t *testing.T) {
+	mk := func(names ...string) []byte {
+		m := &packaging.Manifest{Tool: "pkgctl test"}
+		for _, n := range names {
+			m.Outputs = append(m.Outputs, packaging.ManifestOutput{Name: n, Path: n + ".deb", Settings: map[string]string{"b": "2", "a": "1"},
+				Components: []packaging.ManifestComponent{{Target: "z"}, {Target: "a"}}})
+		}
+		data, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	a, b := mk("one", "two", "three"), mk("three", "one", "two")
+	if !bytes.Equal(a, b) {
+		t.Errorf("manifest bytes depend on build order:\n%s\n---\n%s", a, b)
+	}
+	if strings.Index(string(a), `"target": "a"`) > strings.Index(string(a), `"target": "z"`) {
+		t.Errorf("components not sorted:\n%s", a)
+	}
+}
+
+// TestMatrixProgress: plain lines off a terminal (CI logs), a redrawn status
+// line on one.
+func TestMatrixProgress(t *testing.T) {
+	b := packaging.MatrixBuild{Name: "team-a", Options: &packaging.Options{Type: "deb"}}
+	ok := &packaging.MatrixOutcome{Build: b, Result: &packaging.Result{Path: "/o/a.deb", Size: 2048}, Duration: 1500 * time.Millisecond}
+	bad := &packaging.MatrixOutcome{Build: b, Err: errors.New("disk full")}
+
+	var plain bytes.Buffer
+	p := newMatrixProgress(&plain, false, 2)
+	p.event(0, b, false, nil)
+	p.event(0, b, true, ok)
+	p.event(1, b, true, bad)
+	p.finish()
+	want := "[0/2] team-a: building deb\n[1/2] team-a: done /o/a.deb (2.0 KiB, 1.5s)\n[2/2] team-a: FAILED\n"
+	if plain.String() != want {
+		t.Errorf("CI progress:\n%q\nwant\n%q", plain.String(), want)
+	}
+
+	var tty bytes.Buffer
+	p = newMatrixProgress(&tty, true, 2)
+	p.event(0, b, false, nil)
+	if !strings.Contains(tty.String(), "\r\x1b[Kbuilding 0/2: team-a") {
+		t.Errorf("terminal status line: %q", tty.String())
+	}
+	p.event(0, b, true, ok)
+	p.finish()
+	if !strings.HasSuffix(tty.String(), "\r\x1b[K") || !strings.Contains(tty.String(), "done /o/a.deb") {
+		t.Errorf("terminal progress: %q", tty.String())
+	}
+}
+
+func TestWriteSummary(t *testing.T) {
+	b := packaging.MatrixBuild{Name: "team-a", Options: &packaging.Options{Type: "deb"}}
+	var out bytes.Buffer
+	writeSummary(&out, []packaging.MatrixOutcome{
+		{Build: b, Result: &packaging.Result{Path: "/o/a.deb", Size: 3 << 20}, Duration: 2 * time.Second},
+		{Build: packaging.MatrixBuild{Name: "team-b"}, Err: errors.New("x")},
+	})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "BUILD") || !strings.Contains(lines[1], "/o/a.deb") ||
+		!strings.Contains(lines[1], "3.0 MiB") || !strings.Contains(lines[1], "2.0s") || !strings.Contains(lines[2], "FAILED") {
+		t.Errorf("summary:\n%s", out.String())
+	}
+}
