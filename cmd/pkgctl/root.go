@@ -38,6 +38,7 @@ func NewCmdRoot(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdVersion(s))
 	root.AddCommand(NewCmdDocs(s))
 	root.AddCommand(NewCmdCloudFront(s))
+	root.AddCommand(NewCmdUpdates(s, nil))
 	return root
 }
 
