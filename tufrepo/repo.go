@@ -57,7 +57,10 @@ type Repo struct {
 	targets   *metadata.Metadata[metadata.TargetsType]
 	snapshot  *metadata.Metadata[metadata.SnapshotType]
 	timestamp *metadata.Metadata[metadata.TimestampType]
-	rootJSON  []byte
+	// raw holds each role's metadata file exactly as on disk (or as it will be written):
+	// snapshot and timestamp hash these bytes, which another tool may have formatted
+	// differently from go-tuf v2.
+	raw map[string][]byte
 
 	keys map[string][]*key // decrypted keys, by role, loaded on demand
 	pass map[string][]byte // passphrase of each loaded role
@@ -67,7 +70,7 @@ func newRepo(dir string, opts Options) *Repo {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Repo{dir: dir, opts: opts, keys: map[string][]*key{}, pass: map[string][]byte{}}
+	return &Repo{dir: dir, opts: opts, keys: map[string][]*key{}, pass: map[string][]byte{}, raw: map[string][]byte{}}
 }
 
 func (r *Repo) now() time.Time { return r.opts.Now().UTC().Truncate(time.Second) }
@@ -139,26 +142,28 @@ func Init(dir string, opts Options) (*Repo, error) {
 // says. Keys are decrypted only when an operation needs them.
 func Open(dir string, opts Options) (*Repo, error) {
 	r := newRepo(dir, opts)
-	rootPath := filepath.Join(dir, repoDir, "root.json")
-	data, err := os.ReadFile(rootPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("repository not initialized: %s has no repository/root.json (run pkgctl updates init)", dir)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open repository: %w", err)
-	}
-	r.rootJSON = data
-	if r.root, err = metadata.Root().FromBytes(data); err != nil {
-		return nil, fmt.Errorf("read %s: %w", rootPath, err)
-	}
-	if r.targets, err = metadata.Targets().FromFile(r.metaPath("targets.json")); err != nil {
-		return nil, fmt.Errorf("read repository metadata: %w", err)
-	}
-	if r.snapshot, err = metadata.Snapshot().FromFile(r.metaPath("snapshot.json")); err != nil {
-		return nil, fmt.Errorf("read repository metadata: %w", err)
-	}
-	if r.timestamp, err = metadata.Timestamp().FromFile(r.metaPath("timestamp.json")); err != nil {
-		return nil, fmt.Errorf("read repository metadata: %w", err)
+	for _, role := range Roles {
+		data, err := os.ReadFile(r.metaPath(role + ".json"))
+		if errors.Is(err, fs.ErrNotExist) && role == metadata.ROOT {
+			return nil, fmt.Errorf("repository not initialized: %s has no repository/root.json (run pkgctl updates init)", dir)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read repository metadata: %w", err)
+		}
+		r.raw[role] = data
+		switch role {
+		case metadata.ROOT:
+			r.root, err = metadata.Root().FromBytes(data)
+		case metadata.TARGETS:
+			r.targets, err = metadata.Targets().FromBytes(data)
+		case metadata.SNAPSHOT:
+			r.snapshot, err = metadata.Snapshot().FromBytes(data)
+		case metadata.TIMESTAMP:
+			r.timestamp, err = metadata.Timestamp().FromBytes(data)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", r.metaPath(role+".json"), err)
+		}
 	}
 	checks := []struct {
 		role string
@@ -180,7 +185,7 @@ func (r *Repo) Dir() string { return r.dir }
 
 // RootJSON returns repository/root.json as it is on disk: the value for
 // `pkgctl package --update-roots`.
-func (r *Repo) RootJSON() []byte { return bytes.Clone(r.rootJSON) }
+func (r *Repo) RootJSON() []byte { return bytes.Clone(r.raw[metadata.ROOT]) }
 
 // KeyIDs returns the key IDs that root.json lists for role.
 func (r *Repo) KeyIDs(role string) []string {
@@ -347,6 +352,27 @@ func (r *Repo) signRoot(keys []*key) error {
 	if err := signWith(r.root, keys...); err != nil {
 		return fmt.Errorf("sign root.json: %w", err)
 	}
+	return r.encode(metadata.ROOT)
+}
+
+// encode serialises role's metadata into raw, as it will be written.
+func (r *Repo) encode(role string) error {
+	var data []byte
+	var err error
+	switch role {
+	case metadata.ROOT:
+		data, err = r.root.ToBytes(true)
+	case metadata.TARGETS:
+		data, err = r.targets.ToBytes(true)
+	case metadata.SNAPSHOT:
+		data, err = r.snapshot.ToBytes(true)
+	case metadata.TIMESTAMP:
+		data, err = r.timestamp.ToBytes(true)
+	}
+	if err != nil {
+		return fmt.Errorf("encode %s.json: %w", role, err)
+	}
+	r.raw[role] = data
 	return nil
 }
 
@@ -376,24 +402,21 @@ func (r *Repo) sign(roles, bump []string) error {
 				r.snapshot.Signed.Version++
 				r.snapshot.Signed.Expires = now.Add(SnapshotExpiry)
 			}
-			var data []byte
-			if data, err = r.targets.ToBytes(true); err == nil {
-				r.snapshot.Signed.Meta = map[string]*metadata.MetaFiles{"targets.json": metaFile(r.targets.Signed.Version, data)}
-				err = signWith(r.snapshot, r.keys[role]...)
-			}
+			r.snapshot.Signed.Meta = map[string]*metadata.MetaFiles{"targets.json": metaFile(r.targets.Signed.Version, r.raw[metadata.TARGETS])}
+			err = signWith(r.snapshot, r.keys[role]...)
 		case metadata.TIMESTAMP:
 			if bumped {
 				r.timestamp.Signed.Version++
 				r.timestamp.Signed.Expires = now.Add(TimestampExpiry)
 			}
-			var data []byte
-			if data, err = r.snapshot.ToBytes(true); err == nil {
-				r.timestamp.Signed.Meta = map[string]*metadata.MetaFiles{"snapshot.json": metaFile(r.snapshot.Signed.Version, data)}
-				err = signWith(r.timestamp, r.keys[role]...)
-			}
+			r.timestamp.Signed.Meta = map[string]*metadata.MetaFiles{"snapshot.json": metaFile(r.snapshot.Signed.Version, r.raw[metadata.SNAPSHOT])}
+			err = signWith(r.timestamp, r.keys[role]...)
 		}
 		if err != nil {
 			return fmt.Errorf("sign %s.json: %w", role, err)
+		}
+		if err := r.encode(role); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -420,25 +443,10 @@ func (r *Repo) write(roles, keyRoles []string, targets []change) error {
 		if !slices.Contains(roles, role) {
 			continue
 		}
-		var data []byte
-		var err error
-		switch role {
-		case metadata.ROOT:
-			data, err = r.root.ToBytes(true)
-		case metadata.TARGETS:
-			data, err = r.targets.ToBytes(true)
-		case metadata.SNAPSHOT:
-			data, err = r.snapshot.ToBytes(true)
-		case metadata.TIMESTAMP:
-			data, err = r.timestamp.ToBytes(true)
-		}
-		if err != nil {
-			return fmt.Errorf("encode %s.json: %w", role, err)
-		}
+		data := r.raw[role]
 		names := []string{role + ".json"}
 		if role == metadata.ROOT {
 			names = []string{fmt.Sprintf("%d.root.json", r.root.Signed.Version), "root.json"}
-			r.rootJSON = data
 		}
 		for _, name := range names {
 			staged := filepath.Join(r.dir, stagedDir, name)

@@ -176,6 +176,7 @@ func treeHash(t *testing.T, dir string) string {
 }
 
 func TestInitAddReadByGoTUF(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	r, srcs := newTestRepo(t, now)
 	url, client := server(t, r.Dir())
@@ -264,6 +265,7 @@ func TestInitAddReadByGoTUF(t *testing.T) {
 }
 
 func TestTimestampExpiry(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now().Add(-15 * 24 * time.Hour)
 	r, _ := newTestRepo(t, t0)
 	url, client := server(t, r.Dir())
@@ -315,6 +317,7 @@ func TestTimestampExpiry(t *testing.T) {
 }
 
 func TestRotate(t *testing.T) {
+	t.Parallel()
 	for _, role := range Roles {
 		t.Run(role, func(t *testing.T) {
 			now := time.Now()
@@ -401,6 +404,7 @@ func TestRotate(t *testing.T) {
 }
 
 func TestWrongPassphrase(t *testing.T) {
+	t.Parallel()
 	r, srcs := newTestRepo(t, time.Now())
 	src := srcOf(srcs, "orbit")
 	before := treeHash(t, r.Dir())
@@ -460,6 +464,7 @@ func TestWrongPassphrase(t *testing.T) {
 }
 
 func TestInitRefused(t *testing.T) {
+	t.Parallel()
 	t.Run("twice", func(t *testing.T) {
 		r, _ := newTestRepo(t, time.Now())
 		before := treeHash(t, r.Dir())
@@ -498,7 +503,7 @@ func TestInitRefused(t *testing.T) {
 }
 
 // TestCommitRollback makes the commit fail part-way and checks that keys and repository
-// are exactly as before, with no backup left over.
+// are exactly as before, with no backup left over. Not parallel: it sets failBeforeRename.
 func TestCommitRollback(t *testing.T) {
 	r, srcs := newTestRepo(t, time.Now())
 	src := srcOf(srcs, "desktop")
@@ -550,6 +555,7 @@ func TestCommitRollback(t *testing.T) {
 }
 
 func TestTargetPaths(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, platform, src, version string
 		tags                         []string
