@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pkgctl/pkgctl/internal/testenv"
+	"github.com/pkgctl/pkgctl/tufrepo"
 )
 
 // updatesPass are FLEET_<ROLE>_PASSPHRASE for the tests; none may ever be printed.
@@ -531,4 +532,26 @@ func dirDigest(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestUpdatesTimestampWarnsOfExpiry: `timestamp` warns when targets and snapshot, which it
+// does not re-sign, expire within 90 days.
+func TestUpdatesTimestampWarnsOfExpiry(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tuf")
+	old := time.Now().Add(-tufrepo.TargetsExpiry + 30*24*time.Hour)
+	if r := runUpdates(t, envWith(nil), nil, old, "init", "--path", path); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	r := runUpdates(t, envWith(nil), nil, time.Time{}, "timestamp", "--path", path)
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	for _, role := range []string{"targets", "snapshot"} {
+		if !strings.Contains(r.Stderr, "Warning: "+role+".json expires") {
+			t.Errorf("no warning for %s:\n%s", role, r.Stderr)
+		}
+	}
+	if strings.Contains(r.Stderr, "root.json expires") {
+		t.Errorf("warning for root, which expires in years:\n%s", r.Stderr)
+	}
 }
