@@ -48,7 +48,9 @@ type Options struct {
 // maxAttempts bounds how often a passphrase is asked again after a wrong one.
 const maxAttempts = 3
 
-// Repo is an open repository directory.
+// Repo is an open repository directory. It is not safe for concurrent use, and after an
+// operation fails it must be opened again (the files on disk are unchanged; the Repo's
+// in-memory metadata may not be).
 type Repo struct {
 	dir  string
 	opts Options

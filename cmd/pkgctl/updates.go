@@ -109,6 +109,12 @@ func (o *UpdatesOptions) checkAdd() error {
 			return &usageError{fmt.Errorf("--%s is required", f.name)}
 		}
 	}
+	for _, tag := range o.Tags {
+		// -target=x (fleetctl's single-dash style) parses as -t "arget=x": refuse it.
+		if strings.Contains(tag, "=") {
+			return &usageError{fmt.Errorf("--tag %q contains '=': write long flags with two dashes (--target=..., --tag=...)", tag)}
+		}
+	}
 	st, err := os.Stat(o.Target)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

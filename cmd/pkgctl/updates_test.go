@@ -126,6 +126,7 @@ func Test_NewCmdUpdates(t *testing.T) {
 		{args: []string{"add", "--target", "/nonexistent/orbit", "--name", "orbit", "--platform", "linux", "--version", "1"}, wantErr: "--target /nonexistent/orbit: no such file"},
 		{args: []string{"add", "--target", filepath.Dir(target), "--name", "orbit", "--platform", "linux", "--version", "1"}, wantErr: "is not a regular file"},
 		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "..", "--version", "1"}, wantErr: "platform \"..\""},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1", "-tag=stable"}, wantErr: `--tag "ag=stable" contains '='`},
 		{args: []string{"rotate"}, wantErr: "role must be provided"},
 		{args: []string{"rotate", "admin"}, wantErr: `role must be one of root, targets, snapshot, timestamp, not "admin"`},
 		{args: []string{"init", "--passphrase", "x"}, wantErr: "unknown flag: --passphrase"},
