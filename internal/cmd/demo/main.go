@@ -198,7 +198,8 @@ func runBuild(b build, env *serverFiles, f demoFiles, cmdEnv []string) result {
 		flag("fleet-tls-client-certificate", rel(f.fleetCert)),
 		flag("fleet-tls-client-key", rel(f.fleetKey)),
 		flag("update-url", env.url),
-		fromFile("update-roots", f.rootJSON),
+		// The roots are what `pkgctl updates roots` printed (also kept in demo/env/root.json).
+		arg{v: "--update-roots=" + readFile(f.rootJSON), show: fmt.Sprintf(`--update-roots="$(%s updates roots --path=%s)"`, rel("demo/bin/pkgctl"), rel(tufDir))},
 		flag("update-tls-certificate", rel(env.serverCAFile)),
 		flag("update-tls-client-certificate", rel(env.clientCertFile)),
 		flag("update-tls-client-key", rel(env.clientKeyFile)),
