@@ -45,6 +45,9 @@ type Options struct {
 	Now        func() time.Time // clock for expiries; time.Now when nil
 }
 
+// lockFile serialises commands on one repository (a cron `timestamp` and an `add`).
+const lockFile = ".pkgctl-updates.lock"
+
 // maxAttempts bounds how often a passphrase is asked again after a wrong one.
 const maxAttempts = 3
 
@@ -123,6 +126,14 @@ func Init(dir string, opts Options) (*Repo, error) {
 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("init: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(dir, repoDir, "root.json")); err == nil {
+		return nil, fmt.Errorf("repository already initialized: %s", dir)
 	}
 	// keys/ is made here; if the commit fails it is removed again, so Init can be re-run.
 	if err := os.Mkdir(filepath.Join(dir, keysDir), 0o700); err != nil {
@@ -231,6 +242,11 @@ func (r *Repo) Add(src, name, platform, version string, tags ...string) ([]strin
 			return nil, err
 		}
 	}
+	unlock, err := r.lockUnchanged()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := r.cleanStaged(); err != nil {
 		return nil, err
 	}
@@ -283,6 +299,11 @@ func (r *Repo) Timestamp() error {
 	if err := r.loadKey(metadata.TIMESTAMP); err != nil {
 		return err
 	}
+	unlock, err := r.lockUnchanged()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := r.cleanStaged(); err != nil {
 		return err
 	}
@@ -311,6 +332,11 @@ func (r *Repo) Rotate(role string) (string, error) {
 			return "", err
 		}
 	}
+	unlock, err := r.lockUnchanged()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	if err := r.cleanStaged(); err != nil {
 		return "", err
 	}
@@ -345,6 +371,24 @@ func (r *Repo) Rotate(role string) (string, error) {
 		return "", fmt.Errorf("rotate %s: %w", role, err)
 	}
 	return k.id, nil
+}
+
+// lockUnchanged takes the repository lock (waiting for a command that holds it) and checks
+// that the metadata on disk is still what Open read: passphrases are asked before the lock
+// is taken, and another command may have committed in the meantime.
+func (r *Repo) lockUnchanged() (unlock func(), err error) {
+	unlock, err = lockDir(r.dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, role := range Roles {
+		data, err := os.ReadFile(r.metaPath(role + ".json"))
+		if err != nil || !bytes.Equal(data, r.raw[role]) {
+			unlock()
+			return nil, fmt.Errorf("repository/%s.json changed since this command read it (another command ran at the same time): run it again", role)
+		}
+	}
+	return unlock, nil
 }
 
 // signRoot bumps root's version and expiry and signs it with keys.

@@ -594,3 +594,42 @@ func TestTargetPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCommands: a command waits for one that holds the repository lock, and
+// refuses to commit over metadata another command changed after it was read.
+func TestConcurrentCommands(t *testing.T) {
+	t.Parallel()
+	r, _ := newTestRepo(t, time.Now())
+	o, _ := opts(time.Now())
+	first, err := Open(r.Dir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Open(r.Dir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockDir(r.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- second.Timestamp() }()
+	select {
+	case err := <-done:
+		t.Fatalf("timestamp ran while the repository was locked (%v)", err)
+	case <-time.After(1500 * time.Millisecond): // scrypt takes ~0.2 s; then it must wait
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatalf("timestamp after the lock was released: %v", err)
+	}
+	before := treeHash(t, r.Dir())
+	err = first.Timestamp()
+	if err == nil || !strings.Contains(err.Error(), "repository/timestamp.json changed since this command read it") {
+		t.Fatalf("stale timestamp: %v", err)
+	}
+	if treeHash(t, r.Dir()) != before {
+		t.Error("a refused command changed the repository")
+	}
+}
