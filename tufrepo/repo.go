@@ -341,6 +341,9 @@ func (r *Repo) Rotate(role string) (string, error) {
 		return "", err
 	}
 	defer r.cleanStaged()
+	if th := r.root.Signed.Roles[role].Threshold; th != 1 {
+		return "", fmt.Errorf("rotate %s: root.json requires %d signatures for %s; rotate handles a threshold of 1 (one key per role, as fleetctl makes)", role, th, role)
+	}
 	k, err := newKey()
 	if err != nil {
 		return "", err
@@ -548,6 +551,9 @@ func (r *Repo) loadKey(role string) error {
 	}
 	if len(usable) == 0 {
 		return fmt.Errorf("%s holds no key that repository/root.json lists for the %s role", path, role)
+	}
+	if th := r.root.Signed.Roles[role].Threshold; len(usable) < th {
+		return fmt.Errorf("%s holds %d of the %d keys root.json requires for the %s role", path, len(usable), th, role)
 	}
 	r.keys[role] = usable
 	return nil
