@@ -39,6 +39,7 @@ func NewCmdRoot(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdDocs(s))
 	root.AddCommand(NewCmdCloudFront(s))
 	root.AddCommand(NewCmdPublish(s, nil))
+	root.AddCommand(NewCmdUpdates(s, nil))
 	return root
 }
 

@@ -1,7 +1,9 @@
 // Command demo (`make demo`) builds every installer format pkgctl knows, offline, the way a
-// user would: it makes throwaway certificates and a local TUF repository with sample agent
-// components under demo/, serves the repository over mutual TLS on 127.0.0.1, builds the
-// pkgctl binary and runs `pkgctl package` for each format, printing each command line.
+// user would: it builds the pkgctl binary, makes throwaway certificates, creates a TUF
+// repository under demo/tuf with `pkgctl updates init`, publishes sample agent components
+// with `pkgctl updates add`, serves demo/tuf/repository over mutual TLS on 127.0.0.1 and
+// runs `pkgctl package` for each format with `pkgctl updates roots` as --update-roots,
+// printing each command line.
 // Formats that pkgctl reports as "not supported yet" are listed as skipped; any other
 // failure makes the demo exit non-zero.
 package main
@@ -13,6 +15,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,24 +69,32 @@ func run() int {
 		return fail(err)
 	}
 
-	// Throwaway PKI, TUF repository and mTLS server.
-	env, err := testenv.New("demo/env")
-	if err != nil {
-		return fail(err)
-	}
-	defer env.Close()
-	files, err := fleetFiles(env)
-	if err != nil {
-		return fail(err)
-	}
-	fmt.Printf("TUF repository demo/env/repo (orbit, osqueryd, desktop for every platform), served with mTLS at %s\n", env.Server.URL)
-
 	if err := os.MkdirAll("demo/out", 0o755); err != nil {
 		return fail(err)
 	}
 	if err := runCmd(".", []arg{{v: "go"}, {v: "build"}, {v: "-o"}, {v: "demo/bin/pkgctl"}, {v: "./cmd/pkgctl"}}, os.Environ(), os.Stdout); err != nil {
 		return fail(err)
 	}
+
+	// Throwaway PKI, then the TUF repository made with `pkgctl updates`, served with mTLS.
+	env, err := newServerFiles("demo/env")
+	if err != nil {
+		return fail(err)
+	}
+	if err := makeRepository(env); err != nil {
+		return fail(err)
+	}
+	srv, err := testenv.NewServer(http.FileServer(http.Dir(filepath.Join(tufDir, "repository"))), env.serverCA, env.clientCA)
+	if err != nil {
+		return fail(err)
+	}
+	defer srv.Close()
+	env.url = srv.URL
+	files, err := fleetFiles(env)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Printf("\nTUF repository %s/repository (orbit, osqueryd, desktop for every platform), served with mTLS at %s\n", tufDir, env.url)
 
 	epoch := sourceDateEpoch()
 	fmt.Printf("\nSOURCE_DATE_EPOCH=%s (reproducible output)\n", epoch)
@@ -115,8 +126,8 @@ type demoFiles struct {
 
 // fleetFiles writes the TUF roots, an enroll secret and a throwaway Fleet server CA and
 // Fleet client certificate beside the TUF certificates in demo/env.
-func fleetFiles(env *testenv.Env) (f demoFiles, err error) {
-	dir := env.Dir
+func fleetFiles(env *serverFiles) (f demoFiles, err error) {
+	dir := env.dir
 	fleetCA, err := testenv.NewCA("pkgctl demo Fleet server CA")
 	if err != nil {
 		return f, err
@@ -144,7 +155,7 @@ func fleetFiles(env *testenv.Env) (f demoFiles, err error) {
 		name string
 		data []byte
 	}{
-		{&f.rootJSON, "root.json", env.RootJSON},
+		{&f.rootJSON, "root.json", env.rootJSON},
 		{&f.enrollSecret, "enroll-secret", []byte(hex.EncodeToString(secret))},
 		{&f.fleetCA, "fleet-ca.pem", fleetCA.CertPEM},
 		{&f.fleetCert, "fleet-client.crt", cert},
@@ -163,7 +174,7 @@ func fleetFiles(env *testenv.Env) (f demoFiles, err error) {
 type arg struct{ v, show string }
 
 // runBuild runs `pkgctl package` for b and classifies the outcome.
-func runBuild(b build, env *testenv.Env, f demoFiles, cmdEnv []string) result {
+func runBuild(b build, env *serverFiles, f demoFiles, cmdEnv []string) result {
 	r := result{build: b}
 	dir := "."
 	if b.outfile == "" {
@@ -198,11 +209,12 @@ func runBuild(b build, env *testenv.Env, f demoFiles, cmdEnv []string) result {
 		flag("fleet-certificate", rel(f.fleetCA)),
 		flag("fleet-tls-client-certificate", rel(f.fleetCert)),
 		flag("fleet-tls-client-key", rel(f.fleetKey)),
-		flag("update-url", env.Server.URL),
-		fromFile("update-roots", f.rootJSON),
-		flag("update-tls-certificate", rel(env.ServerCAFile)),
-		flag("update-tls-client-certificate", rel(env.ClientCertFile)),
-		flag("update-tls-client-key", rel(env.ClientKeyFile)),
+		flag("update-url", env.url),
+		// The roots are what `pkgctl updates roots` printed (also kept in demo/env/root.json).
+		arg{v: "--update-roots=" + readFile(f.rootJSON), show: fmt.Sprintf(`--update-roots="$(%s updates roots --path=%s)"`, rel("demo/bin/pkgctl"), rel(tufDir))},
+		flag("update-tls-certificate", rel(env.serverCAFile)),
+		flag("update-tls-client-certificate", rel(env.clientCertFile)),
+		flag("update-tls-client-key", rel(env.clientKeyFile)),
 		arg{v: "--fleet-desktop"},
 		flag("fleet-desktop-alternative-browser-host", "fleet-desktop.example.com"),
 		flag("cache-dir", rel("demo/cache")),
@@ -240,6 +252,12 @@ func runBuild(b build, env *testenv.Env, f demoFiles, cmdEnv []string) result {
 // runCmd prints the command as a user would type it, then runs it in dir with its
 // output to w.
 func runCmd(dir string, args []arg, env []string, w io.Writer) error {
+	printCmd(dir, args)
+	return execCmd(dir, args, env, w)
+}
+
+// printCmd prints the command as a user would type it.
+func printCmd(dir string, args []arg) {
 	var line strings.Builder
 	line.WriteString("\n$ ")
 	if dir != "." {
@@ -263,7 +281,10 @@ func runCmd(dir string, args []arg, env []string, w io.Writer) error {
 		line.WriteString(")")
 	}
 	fmt.Println(line.String())
+}
 
+// execCmd runs the command in dir with its output to w.
+func execCmd(dir string, args []arg, env []string, w io.Writer) error {
 	argv := make([]string, len(args))
 	for i, a := range args {
 		argv[i] = a.v
