@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build test deps demo bench lint
+.PHONY: all build cross test deps demo bench lint
 
 all: build
 
@@ -20,7 +20,13 @@ build:
 deps:
 	.ci/deps
 
-test: deps
+# cross: pkgctl must build every format on any OS (a _linux.go file name once
+# kept it from building for Windows and macOS).
+cross:
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/pkgctl
+	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/pkgctl
+
+test: deps cross
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
 

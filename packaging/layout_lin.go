@@ -23,7 +23,7 @@ type linuxEnv struct {
 	BypassEndUserAuth                                        bool
 }
 
-// linuxLayout is the agent's layout for deb, rpm and pkg.tar.zst
+// linuxLayout (in layout_lin.go: a _linux.go name would build only on Linux) is the agent's layout for deb, rpm and pkg.tar.zst
 // (fleetd-compat.md §2.3).
 func linuxLayout(o *Options, in Inputs) (*Layout, error) {
 	l := &Layout{
