@@ -186,3 +186,21 @@ func TestServiceFalse(t *testing.T) {
 		t.Error("--service must default to true")
 	}
 }
+
+func TestNormalizeArgsNested(t *testing.T) {
+	root := NewCmdRoot(Streams{})
+	tests := []struct{ in, want []string }{
+		{[]string{"package", "-type=deb", "-fleet-url", "x"}, []string{"package", "--type=deb", "--fleet-url", "x"}},
+		{[]string{"updates", "add", "-target=f", "-name", "orbit", "-t", "stable"}, []string{"updates", "add", "--target=f", "--name", "orbit", "-t", "stable"}},
+		{[]string{"updates", "init", "-path=/r"}, []string{"updates", "init", "--path=/r"}},
+		// -type is not a flag of updates init: left for cobra to refuse.
+		{[]string{"updates", "init", "-type=deb"}, []string{"updates", "init", "-type=deb"}},
+		{[]string{"package", "--", "-type=deb"}, []string{"package", "--", "-type=deb"}},
+	}
+	for _, tt := range tests {
+		got := normalizeArgs(root, tt.in)
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("normalizeArgs(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

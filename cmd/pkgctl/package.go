@@ -174,11 +174,14 @@ func applyEnv(fs *pflag.FlagSet, defs []flagDef, getenv func(string) (string, bo
 }
 
 // normalizeArgs accepts the single-dash long flags that fleetctl's flag parser
-// takes (-type=deb, -fleet-url x) by rewriting them to --type=deb.
+// takes (-type=deb, -fleet-url x, updates add -target f) by rewriting them to
+// --type=deb. Only the flags of the command the arguments name are rewritten.
 func normalizeArgs(root *cobra.Command, args []string) []string {
 	known := map[string]bool{}
-	for _, c := range root.Commands() {
-		c.Flags().VisitAll(func(f *pflag.Flag) { known[f.Name] = true })
+	if cmd, _, err := root.Find(args); err == nil {
+		record := func(f *pflag.Flag) { known[f.Name] = true }
+		cmd.Flags().VisitAll(record)
+		cmd.InheritedFlags().VisitAll(record)
 	}
 	out := make([]string, 0, len(args))
 	for i, a := range args {
