@@ -5,14 +5,12 @@ import (
 	"crypto"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -431,45 +429,4 @@ func TestCloudFrontFallback(t *testing.T) {
 			"--cloudfront-private-key="+garbage)...)
 		mustFail(t, r, "--cloudfront-private-key", "malformed")
 	})
-}
-
-// runPkgctlEnv is runPkgctl with extra environment variables (runPkgctl drops PKGCTL_*).
-// It makes the same checks: no secret in the output, no panic, nothing left in TMPDIR.
-func runPkgctlEnv(t *testing.T, extra []string, outName string, args ...string) runResult {
-	t.Helper()
-	if len(extra) == 0 {
-		return runPkgctl(t, outName, args...)
-	}
-	r := runResult{OutDir: t.TempDir()}
-	if outName != "" {
-		r.Outfile = filepath.Join(r.OutDir, outName)
-		args = append(args, "--outfile="+r.Outfile)
-	}
-	tmp := t.TempDir()
-	cmd := exec.Command(pkgctlBin, args...)
-	cmd.Dir = r.OutDir
-	cmd.Env = append(append(filteredEnv(),
-		fmt.Sprintf("SOURCE_DATE_EPOCH=%d", sourceDateEpoch), "TMPDIR="+tmp,
-		"XDG_CACHE_HOME="+filepath.Join(tmp, "xdg-cache"), "HOME="+tmp), extra...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.Code = ee.ExitCode()
-	default:
-		t.Fatalf("run pkgctl: %v", err)
-	}
-	r.Stdout, r.Stderr = so.String(), se.String()
-	assertNoSecrets(t, "stdout", so.Bytes())
-	assertNoSecrets(t, "stderr", se.Bytes())
-	if strings.Contains(r.Stderr, "panic:") {
-		t.Errorf("pkgctl panicked:\n%s", r.Stderr)
-	}
-	if left := listDir(t, tmp, "xdg-cache"); len(left) > 0 {
-		t.Errorf("pkgctl left %v in its TMPDIR", left)
-	}
-	return r
 }

@@ -164,16 +164,7 @@ func updateArgs(env *testenv.Env, url string) []string {
 // needTool fails the test when a command is missing, naming the Debian package.
 func needTool(t *testing.T, tool, debianPackage string) string {
 	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/bin"} {
-			if _, serr := os.Stat(filepath.Join(dir, tool)); serr == nil {
-				return filepath.Join(dir, tool)
-			}
-		}
-		t.Fatalf("%s not found: install the Debian package %s (apt-get install -y %s, or run .ci/deps)", tool, debianPackage, debianPackage)
-	}
-	return p
+	return testenv.NeedTool(t, tool, debianPackage)
 }
 
 // tool runs an external checker and returns its combined output; a non-zero
@@ -243,6 +234,13 @@ type runResult struct {
 // in its TMPDIR (generated keys and the secret are staged there).
 func runPkgctl(t *testing.T, outName string, args ...string) runResult {
 	t.Helper()
+	return runPkgctlEnv(t, nil, outName, args...)
+}
+
+// runPkgctlEnv is runPkgctl with extra environment variables (NAME=value) added
+// after the filtered environment, which drops FLEETCTL_* and PKGCTL_*.
+func runPkgctlEnv(t *testing.T, extra []string, outName string, args ...string) runResult {
+	t.Helper()
 	r := runResult{OutDir: t.TempDir()}
 	if outName != "" {
 		r.Outfile = filepath.Join(r.OutDir, outName)
@@ -257,6 +255,7 @@ func runPkgctl(t *testing.T, outName string, args ...string) runResult {
 		"XDG_CACHE_HOME="+filepath.Join(tmp, "xdg-cache"), // in case a run forgets --cache-dir
 		"HOME="+tmp,
 	)
+	cmd.Env = append(cmd.Env, extra...)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

@@ -1,6 +1,11 @@
 package testenv
 
-import "testing"
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
 
 // NewTB creates the typical environment of New in t.TempDir() and closes it with t.Cleanup.
 // It fails the test if the environment cannot be created.
@@ -28,4 +33,22 @@ func StartNginxTB(t testing.TB, e *Env) *Nginx {
 		}
 	})
 	return n
+}
+
+// NeedTool returns the path of the command tool and fails the test, never skips
+// it, when the command is missing, naming the Debian package that has it
+// (.ci/deps installs them all). It also looks in the sbin directories, which a
+// non-root PATH may lack.
+func NeedTool(t testing.TB, tool, debianPackage string) string {
+	t.Helper()
+	if p, err := exec.LookPath(tool); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/bin"} {
+		if _, err := os.Stat(filepath.Join(dir, tool)); err == nil {
+			return filepath.Join(dir, tool)
+		}
+	}
+	t.Fatalf("%s not found: install the Debian package %s (apt-get install -y %s, or run .ci/deps)", tool, debianPackage, debianPackage)
+	return ""
 }

@@ -1,6 +1,8 @@
 package bom_test
 
 import (
+	"github.com/pkgctl/pkgctl/internal/testenv"
+
 	"bytes"
 	"fmt"
 	"math/rand/v2"
@@ -15,20 +17,10 @@ import (
 	"github.com/pkgctl/pkgctl/packaging/macos/bom"
 )
 
-// needTool fails (never skips) when a tool the test relies on is missing.
-func needTool(t *testing.T, tool, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		t.Fatalf("%s not found: install the Debian package %s (.ci/deps does)", tool, debianPackage)
-	}
-	return p
-}
-
 // cksumTool returns what POSIX cksum prints for the file at path.
 func cksumTool(t *testing.T, path string) (uint32, int64) {
 	t.Helper()
-	out, err := exec.Command(needTool(t, "cksum", "coreutils"), path).Output()
+	out, err := exec.Command(testenv.NeedTool(t, "cksum", "coreutils"), path).Output()
 	if err != nil {
 		t.Fatalf("cksum %s: %v", path, err)
 	}
@@ -97,7 +89,7 @@ func payloadEntries(t *testing.T, nFiles int) []bom.Entry {
 		return append(entries, bom.Entry{Path: "./opt/orbit/secret.txt", Mode: bom.UnixMode(0o600), GID: 80, ModTime: mt, Size: 0, Checksum: 4294967295})
 	}
 	// One cksum run for all files: "CRC SIZE PATH" per line.
-	out, err := exec.Command(needTool(t, "cksum", "coreutils"), paths...).Output()
+	out, err := exec.Command(testenv.NeedTool(t, "cksum", "coreutils"), paths...).Output()
 	if err != nil {
 		t.Fatalf("cksum: %v", err)
 	}

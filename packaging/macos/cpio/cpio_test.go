@@ -1,6 +1,8 @@
 package cpio_test
 
 import (
+	"github.com/pkgctl/pkgctl/internal/testenv"
+
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -16,16 +18,6 @@ import (
 
 	"github.com/pkgctl/pkgctl/packaging/macos/cpio"
 )
-
-// needTool fails (never skips) when a tool the test relies on is missing.
-func needTool(t *testing.T, tool, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		t.Fatalf("%s not found: install the Debian package %s (.ci/deps does)", tool, debianPackage)
-	}
-	return p
-}
 
 type member struct {
 	h    cpio.Header
@@ -83,7 +75,7 @@ func gzipThenGunzip(t *testing.T, raw []byte) string {
 	if err := os.WriteFile(p, z.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(needTool(t, "gzip", "gzip"), "-dc", p).Output()
+	out, err := exec.Command(testenv.NeedTool(t, "gzip", "gzip"), "-dc", p).Output()
 	if err != nil {
 		t.Fatalf("gzip -dc: %v", err)
 	}
@@ -112,7 +104,7 @@ func modeString(m fs.FileMode) string {
 func TestGNUCpioListsPayload(t *testing.T) {
 	ms := payload()
 	path := gzipThenGunzip(t, write(t, ms))
-	cpioBin := needTool(t, "cpio", "cpio")
+	cpioBin := testenv.NeedTool(t, "cpio", "cpio")
 
 	out, err := exec.Command(cpioBin, "-it", "-F", path).Output()
 	if err != nil {
@@ -154,7 +146,7 @@ func TestGNUCpioListsPayload(t *testing.T) {
 func TestBsdtarExtractsPayload(t *testing.T) {
 	ms := payload()
 	path := gzipThenGunzip(t, write(t, ms))
-	bsdtar := needTool(t, "bsdtar", "libarchive-tools")
+	bsdtar := testenv.NeedTool(t, "bsdtar", "libarchive-tools")
 	out, err := exec.Command(bsdtar, "-tvf", path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("bsdtar -tvf: %v\n%s", err, out)

@@ -87,7 +87,7 @@ func writePEM(t *testing.T, dir, name string, certs ...*x509.Certificate) string
 // TOC gives) against the certificates the TOC carries, chained to rootPEM.
 func opensslVerify(t *testing.T, path, rootPEM string) error {
 	t.Helper()
-	openssl := needTool(t, "openssl", "openssl")
+	openssl := testenv.NeedTool(t, "openssl", "openssl")
 	dir := t.TempDir()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -196,7 +196,7 @@ func TestSignedXarVerifies(t *testing.T) {
 	}
 
 	// bsdtar and 7z still read and extract the signed package.
-	bsdtar := needTool(t, "bsdtar", "libarchive-tools")
+	bsdtar := testenv.NeedTool(t, "bsdtar", "libarchive-tools")
 	dir := t.TempDir()
 	if out, err := exec.Command(bsdtar, "-xf", path, "-C", dir).CombinedOutput(); err != nil {
 		t.Errorf("bsdtar -xf of the signed xar: %v\n%s", err, out)
@@ -205,7 +205,7 @@ func TestSignedXarVerifies(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "base.pkg/PackageInfo")); !bytes.Equal(b, content["base.pkg/PackageInfo"]) {
 		t.Error("PackageInfo differs after signing")
 	}
-	if out, err := exec.Command(needTool(t, "7z", "p7zip-full"), "l", path).CombinedOutput(); err != nil || !strings.Contains(string(out), "base.pkg/Payload") {
+	if out, err := exec.Command(testenv.NeedTool(t, "7z", "p7zip-full"), "l", path).CombinedOutput(); err != nil || !strings.Contains(string(out), "base.pkg/Payload") {
 		t.Errorf("7z l of the signed xar: %v\n%s", err, out)
 	}
 }
@@ -242,7 +242,7 @@ func TestSignatureFailsAfterOneByteChange(t *testing.T) {
 				if err := xr.Verify(); err == nil {
 					t.Error("Verify accepted a changed payload")
 				}
-				if out, err := exec.Command(needTool(t, "bsdtar", "libarchive-tools"), "-xf", p, "-C", t.TempDir()).CombinedOutput(); err == nil {
+				if out, err := exec.Command(testenv.NeedTool(t, "bsdtar", "libarchive-tools"), "-xf", p, "-C", t.TempDir()).CombinedOutput(); err == nil {
 					t.Errorf("bsdtar accepted a changed payload:\n%s", out)
 				}
 				return

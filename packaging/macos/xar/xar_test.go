@@ -1,6 +1,8 @@
 package xar_test
 
 import (
+	"github.com/pkgctl/pkgctl/internal/testenv"
+
 	"bytes"
 	"crypto/rand"
 	"crypto/sha1"
@@ -16,16 +18,6 @@ import (
 
 	"github.com/pkgctl/pkgctl/packaging/macos/xar"
 )
-
-// needTool fails (never skips) when a tool the test relies on is missing.
-func needTool(t *testing.T, tool, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		t.Fatalf("%s not found: install the Debian package %s (.ci/deps does)", tool, debianPackage)
-	}
-	return p
-}
 
 var epoch = time.Unix(1_700_000_000, 0).UTC()
 
@@ -100,8 +92,8 @@ func wantNames(content map[string][]byte) []string {
 func TestBsdtarAnd7zReadOurXar(t *testing.T) {
 	files, content := testFiles(t)
 	path := writeXar(t, files)
-	bsdtar := needTool(t, "bsdtar", "libarchive-tools")
-	sevenZ := needTool(t, "7z", "p7zip-full")
+	bsdtar := testenv.NeedTool(t, "bsdtar", "libarchive-tools")
+	sevenZ := testenv.NeedTool(t, "7z", "p7zip-full")
 
 	out, err := exec.Command(bsdtar, "-tf", path).CombinedOutput()
 	if err != nil {
@@ -153,7 +145,7 @@ func TestOneChangedHeapByteIsRejected(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.pkg")
 	os.WriteFile(bad, b, 0o644)
 
-	out, err := exec.Command(needTool(t, "bsdtar", "libarchive-tools"), "-xf", bad, "-C", t.TempDir()).CombinedOutput()
+	out, err := exec.Command(testenv.NeedTool(t, "bsdtar", "libarchive-tools"), "-xf", bad, "-C", t.TempDir()).CombinedOutput()
 	if err == nil {
 		t.Errorf("bsdtar -xf accepted a xar with a changed heap byte:\n%s", out)
 	}
