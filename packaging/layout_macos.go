@@ -97,16 +97,7 @@ func macosLayout(o *Options, in Inputs) (*Layout, error) {
 // checkMacOSValues refuses values the plist or Distribution (XML 1.0) cannot hold
 // or orbit would read back changed. Control characters are refused by Validate.
 func checkMacOSValues(o *Options) error {
-	for _, s := range []struct{ flag, value string }{
-		{"fleet-url", o.FleetURL},
-		{"update-url", o.UpdateURL},
-		{"orbit-channel", o.OrbitChannel},
-		{"osqueryd-channel", o.OsquerydChannel},
-		{"desktop-channel", o.DesktopChannel},
-		{"fleet-desktop-alternative-browser-host", o.FleetDesktopAlternativeBrowserHost},
-		{"osquery-db", o.OsqueryDB},
-		{"identifier", o.Identifier},
-	} {
+	for _, s := range o.textSettings() {
 		if err := mactemplates.CheckXMLText("--"+s.flag, s.value); err != nil {
 			return &FlagError{Flag: s.flag, Msg: err.Error()}
 		}

@@ -216,18 +216,7 @@ func (o *Options) Validate() (warnings []string, err error) {
 			return nil, &FlagError{Flag: "osquery-flagfile", Msg: fmt.Sprintf("read --osquery-flagfile %s", o.OsqueryFlagfile), Err: errors.Unwrap(err)}
 		}
 	}
-	for _, s := range []struct{ flag, value string }{
-		{"fleet-url", o.FleetURL},
-		{"update-url", o.UpdateURL},
-		{"orbit-channel", o.OrbitChannel},
-		{"osqueryd-channel", o.OsquerydChannel},
-		{"desktop-channel", o.DesktopChannel},
-		{"fleet-desktop-alternative-browser-host", o.FleetDesktopAlternativeBrowserHost},
-		{"osquery-db", o.OsqueryDB},
-		{"end-user-email", o.EndUserEmail},
-		{"identifier", o.Identifier},
-		{"cloudfront-key-pair-id", o.CloudFrontKeyPairID},
-	} {
+	for _, s := range o.textSettings() {
 		if hasControl(s.value) {
 			return nil, flagErr(s.flag, "--%s must not contain control characters such as newlines", s.flag)
 		}
@@ -235,6 +224,12 @@ func (o *Options) Validate() (warnings []string, err error) {
 	if hasControl(o.EnrollSecret) {
 		// The value itself is never echoed: it is a secret.
 		return nil, flagErr("enroll-secret", "--enroll-secret must not contain control characters such as newlines")
+	}
+	if o.Type == TypePkg {
+		// Checked here too, so that bad input is refused before any download.
+		if err := checkMacOSValues(o); err != nil {
+			return nil, err
+		}
 	}
 	for _, ch := range []struct{ flag, value string }{
 		{"orbit-channel", o.OrbitChannel}, {"osqueryd-channel", o.OsquerydChannel}, {"desktop-channel", o.DesktopChannel},
@@ -512,4 +507,24 @@ func (o *Options) checkCloudFront() (warnings []string, err error) {
 		return nil, &FlagError{Flag: "cloudfront-url", Msg: "--cloudfront-url " + o.CloudFrontURL, Err: err}
 	}
 	return warnings, nil
+}
+
+// flagValue is a flag's name and its value.
+type flagValue struct{ flag, value string }
+
+// textSettings are the free-text settings that land in the agent's service
+// configuration (env file, plist, registry), checked for what each can hold.
+func (o *Options) textSettings() []flagValue {
+	return []flagValue{
+		{"fleet-url", o.FleetURL},
+		{"update-url", o.UpdateURL},
+		{"orbit-channel", o.OrbitChannel},
+		{"osqueryd-channel", o.OsquerydChannel},
+		{"desktop-channel", o.DesktopChannel},
+		{"fleet-desktop-alternative-browser-host", o.FleetDesktopAlternativeBrowserHost},
+		{"osquery-db", o.OsqueryDB},
+		{"end-user-email", o.EndUserEmail},
+		{"identifier", o.Identifier},
+		{"cloudfront-key-pair-id", o.CloudFrontKeyPairID},
+	}
 }
