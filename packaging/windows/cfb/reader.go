@@ -1,0 +1,76 @@
+package cfb
+
+import (
+	"fmt"
+	"io"
+	"unicode"
+
+	"github.com/richardlehane/mscfb"
+)
+
+// StreamInfo describes one stream of a compound file.
+type StreamInfo struct {
+	Name string // full name, including a leading control character such as "\x05"
+	Size int64
+}
+
+// Reader reads the streams under the root storage of a compound file.
+type Reader struct {
+	r       *mscfb.Reader
+	files   map[string]*mscfb.File
+	streams []StreamInfo
+}
+
+// Open parses the compound file in ra.
+func Open(ra io.ReaderAt) (*Reader, error) {
+	r, err := mscfb.New(ra)
+	if err != nil {
+		return nil, fmt.Errorf("cfb: %w", err)
+	}
+	rd := &Reader{r: r, files: map[string]*mscfb.File{}}
+	for i, f := range r.File {
+		if i == 0 || len(f.Path) != 0 || f.FileInfo().IsDir() {
+			continue // root, nested storages and their streams
+		}
+		name := f.Name
+		// mscfb drops a non-printable first character (as in
+		// "\x05SummaryInformation") from Name and keeps it in Initial.
+		if f.Initial != 0 && !unicode.IsPrint(rune(f.Initial)) {
+			name = string(rune(f.Initial)) + name
+		}
+		if _, dup := rd.files[name]; dup {
+			return nil, fmt.Errorf("cfb: duplicate stream %q", name)
+		}
+		rd.files[name] = f
+		rd.streams = append(rd.streams, StreamInfo{Name: name, Size: f.Size})
+	}
+	return rd, nil
+}
+
+// CLSID returns the root storage's class id as mscfb formats it.
+func (r *Reader) CLSID() string { return r.r.ID() }
+
+// Streams lists the root's streams in directory (CFB name) order.
+func (r *Reader) Streams() []StreamInfo { return append([]StreamInfo(nil), r.streams...) }
+
+// Open returns a reader of the named stream.
+func (r *Reader) Open(name string) (io.Reader, error) {
+	f, ok := r.files[name]
+	if !ok {
+		return nil, fmt.Errorf("cfb: no stream %q", name)
+	}
+	return io.NewSectionReader(f, 0, f.Size), nil
+}
+
+// ReadStream returns the whole named stream.
+func (r *Reader) ReadStream(name string) ([]byte, error) {
+	s, err := r.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(s)
+	if err != nil {
+		return nil, fmt.Errorf("cfb: read stream %q: %w", name, err)
+	}
+	return b, nil
+}
