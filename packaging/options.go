@@ -81,6 +81,10 @@ type Options struct {
 
 	// pkgctl additions.
 	CacheDir string // --cache-dir: verified TUF targets; "" disables the cache
+	// Authenticode signing of the msi: a PEM chain with a PEM key, or a PKCS#12
+	// file (password in PKGCTL_WINDOWS_SIGN_PASSWORD).
+	WindowsSignCertificate string // --windows-sign-certificate (path)
+	WindowsSignKey         string // --windows-sign-key (path)
 
 	// ArchSet records that --arch was given explicitly (fleetctl refuses it for pkg).
 	ArchSet bool

@@ -96,6 +96,8 @@ func packageFlags(o *packaging.Options) []flagDef {
 		b("fleet-managed-host-identity-certificate", "FLEETCTL_FLEET_MANAGED_HOST_IDENTITY_CERTIFICATE", &o.FleetManagedHostIdentityCertificate, false, "Use a TPM-backed key to sign HTTP requests to Fleet (deb, rpm, pkg.tar.zst). Fleet EE."),
 		// pkgctl's own.
 		s("cache-dir", "", &o.CacheDir, cacheDir, "Cache of verified TUF targets, re-verified on every use (\"\" disables it)"),
+		s("windows-sign-certificate", "", &o.WindowsSignCertificate, "", "Authenticode-sign the msi with this certificate: a PEM chain (with --windows-sign-key) or a PKCS#12 .p12/.pfx file (password in PKGCTL_WINDOWS_SIGN_PASSWORD)"),
+		s("windows-sign-key", "", &o.WindowsSignKey, "", "PEM private key of --windows-sign-certificate"),
 	}
 }
 
