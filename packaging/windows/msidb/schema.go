@@ -168,7 +168,9 @@ func (t *Table) check() error {
 func i32(v int32) *int32 { return &v }
 
 // Common column shapes.
-func idKey(name string) Column { return Column{Name: name, Type: "s72", Key: true, Category: "Identifier"} }
+func idKey(name string) Column {
+	return Column{Name: name, Type: "s72", Key: true, Category: "Identifier"}
+}
 func fk(name, typ, table string, col int) Column {
 	return Column{Name: name, Type: typ, KeyTable: table, KeyColumn: col, Category: "Identifier"}
 }

@@ -20,7 +20,7 @@ const (
 )
 
 var (
-	tablesDef = &Table{Name: tablesTable, Columns: []Column{{Name: "Name", Type: "s64", Key: true}}}
+	tablesDef  = &Table{Name: tablesTable, Columns: []Column{{Name: "Name", Type: "s64", Key: true}}}
 	columnsDef = &Table{Name: columnsTable, Columns: []Column{
 		{Name: "Table", Type: "s64", Key: true},
 		{Name: "Number", Type: "i2", Key: true},
@@ -302,4 +302,3 @@ func (db *Database) WriteTo(w io.Writer) (int64, error) {
 	}
 	return n, nil
 }
-
