@@ -102,7 +102,7 @@ func buildDB(t testing.TB, dir string) []byte {
 	}
 	db := New(CodepageUTF8)
 	db.Summary = SummaryInfo{Title: "Installation Database", Subject: "Fleet osquery", Author: "Fleet Device Management",
-		Keywords: "Installer", Comments: "pkgctl test ünï", Template: "x64;1033",
+		Keywords: "Installer", Comments: "pkgctl test", Template: "x64;1033",
 		RevisionNumber: "{33333333-2222-3333-4444-555555555555}", PageCount: 500, WordCount: 2, Security: 2,
 		Created: testTime, LastSaved: testTime, CreatingApplication: "pkgctl"}
 	for _, in := range testRows(files) {
@@ -232,7 +232,7 @@ func TestMsitools(t *testing.T) {
 	// Summary information.
 	sum := run(t, "msiinfo", "suminfo", path)
 	for _, w := range []string{"Title: Installation Database", "Subject: Fleet osquery", "Author: Fleet Device Management",
-		"Keywords: Installer", "Comments: pkgctl test ünï", "Template: x64;1033",
+		"Keywords: Installer", "Comments: pkgctl test", "Template: x64;1033",
 		"Revision number (UUID): {33333333-2222-3333-4444-555555555555}", "Created: Tue Jan  2 03:04:06 2024",
 		"Last saved: Tue Jan  2 03:04:06 2024", "Version: 500 (1f4)", "Source: 2 (2)", "Application: pkgctl", "Security: 2 (2)"} {
 		if !strings.Contains(sum, w+"\n") {
@@ -566,5 +566,34 @@ func BenchmarkWriteDatabase(b *testing.B) {
 	dir := b.TempDir()
 	for i := 0; i < b.N; i++ {
 		buildDB(b, dir)
+	}
+}
+
+func TestSummaryCodepage(t *testing.T) {
+	for _, tc := range []struct {
+		subject string
+		dbCP    int
+		wantCP  int
+	}{
+		{"Fleet osquery", CodepageUTF8, CodepageWestern},
+		{"Flëet", CodepageUTF8, CodepageWestern},
+		{"秘密", CodepageUTF8, CodepageUTF8},
+	} {
+		s := SummaryInfo{Subject: tc.subject, Template: "Arm64;1033", Created: testTime, PageCount: 500, WordCount: 2}
+		b, err := encodeSummary(&s, tc.dbCP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeSummary(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Codepage != tc.wantCP || got.Subject != tc.subject || got.Template != "Arm64;1033" || !got.Created.Equal(testTime) || got.WordCount != 2 {
+			t.Errorf("%q: decoded %+v, want codepage %d", tc.subject, got, tc.wantCP)
+		}
+	}
+	s := SummaryInfo{Codepage: CodepageWestern, Subject: "秘密"}
+	if _, err := encodeSummary(&s, CodepageUTF8); err == nil {
+		t.Error("a string outside the explicit codepage 1252 was accepted")
 	}
 }

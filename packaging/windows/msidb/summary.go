@@ -42,7 +42,7 @@ const (
 // SummaryInfo is the summary information stream of an installer database.
 // Empty strings and zero times are left out.
 type SummaryInfo struct {
-	Codepage            int    // 0: the database's codepage
+	Codepage            int    // 0: 1252 if every string fits, else the database's codepage
 	Title               string // e.g. "Installation Database"
 	Subject             string // product name
 	Author              string // manufacturer
@@ -81,7 +81,7 @@ func (s *SummaryInfo) props(codepage int) []prop {
 	}
 	cp := s.Codepage
 	if cp == 0 {
-		cp = codepage
+		cp = s.defaultCodepage(codepage)
 	}
 	ps = append(ps, prop{id: pidCodepage, vt: vtI2, i: int32(cp)})
 	str(pidTitle, s.Title)
@@ -99,6 +99,18 @@ func (s *SummaryInfo) props(codepage int) []prop {
 	str(pidAppName, s.CreatingApplication)
 	ps = append(ps, prop{id: pidSecurity, vt: vtI4, i: s.Security})
 	return ps
+}
+
+// defaultCodepage is 1252 (what WiX writes by default and what Wine assumes,
+// as it decodes summary strings with the ANSI codepage) unless a string
+// needs the database codepage.
+func (s *SummaryInfo) defaultCodepage(dbCodepage int) int {
+	for _, v := range []string{s.Title, s.Subject, s.Author, s.Keywords, s.Comments, s.Template, s.LastSavedBy, s.RevisionNumber, s.CreatingApplication} {
+		if _, err := encodeString(v, CodepageWestern); err != nil {
+			return dbCodepage
+		}
+	}
+	return CodepageWestern
 }
 
 func toFiletime(t time.Time) uint64 {
