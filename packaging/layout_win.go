@@ -51,6 +51,12 @@ func windowsLayout(o *Options, in Inputs) (*Layout, error) {
 		return nil, err
 	}
 	l.Entries = append(l.Entries, files...)
+	if l.Entry(path.Join(root, "secret.txt")) == nil {
+		// An empty secret.txt carries the file's restrictive ACL for the
+		// secret written at install time from FLEET_SECRET (fleetctl's older
+		// MSIs always carried it, even empty).
+		l.add(Entry{Path: path.Join(root, "secret.txt"), Kind: KindFile, Mode: fileMode, Data: []byte{}, Role: RoleEnrollSecret, Secret: true})
+	}
 	l.add(Entry{Path: path.Join(root, "staging"), Kind: KindDir, Mode: dirMode})
 	l.Entries = append(l.Entries, componentEntries(root, in.Components, owner)...)
 	l.add(Entry{Path: WindowsServiceBinary, Kind: KindFile, Mode: execMode, Source: orbit.Source, Role: RoleServiceBinary})

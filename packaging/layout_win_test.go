@@ -123,15 +123,15 @@ func TestWindowsLayoutFacts(t *testing.T) {
 	}
 }
 
-// TestWindowsLayoutNoSecret: without --enroll-secret the package carries no
-// secret.txt (the installer writes it from FLEET_SECRET).
+// TestWindowsLayoutNoSecret: without --enroll-secret the package carries an
+// empty secret.txt (its ACL protects what the installer writes from FLEET_SECRET).
 func TestWindowsLayoutNoSecret(t *testing.T) {
 	l, err := NewLayout((&Options{Type: TypeMSI}).WithDefaults(), windowsInputs(t, ArchAMD64))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Entry("/Program Files/Orbit/secret.txt") != nil {
-		t.Error("secret.txt without a secret")
+	if e := l.Entry("/Program Files/Orbit/secret.txt"); e == nil || len(e.Data) != 0 || e.SDDL != SDDLSecret {
+		t.Errorf("secret.txt without a secret: %+v, want an empty file with the secret's SDDL", e)
 	}
 	if l.Entry("/Program Files/Orbit/bin/orbit/windows/stable/orbit.exe") == nil {
 		t.Error("amd64 platform is windows")
