@@ -3,6 +3,7 @@ package cfb
 import (
 	"fmt"
 	"io"
+	"os"
 	"unicode"
 
 	"github.com/richardlehane/mscfb"
@@ -21,12 +22,16 @@ type Reader struct {
 	streams []StreamInfo
 }
 
-// Open parses the compound file in ra.
+// Open parses the compound file in ra. When ra tells its size (Size or
+// Stat, as *bytes.Reader and *os.File do), streams claiming more bytes than
+// the file has are rejected: a damaged sector chain could otherwise be read
+// in circles up to the claimed size.
 func Open(ra io.ReaderAt) (*Reader, error) {
 	r, err := mscfb.New(ra)
 	if err != nil {
 		return nil, fmt.Errorf("cfb: %w", err)
 	}
+	fileSize, known := sizeOf(ra)
 	rd := &Reader{r: r, files: map[string]*mscfb.File{}}
 	for i, f := range r.File {
 		if i == 0 || len(f.Path) != 0 || f.FileInfo().IsDir() {
@@ -37,6 +42,9 @@ func Open(ra io.ReaderAt) (*Reader, error) {
 		// "\x05SummaryInformation") from Name and keeps it in Initial.
 		if f.Initial != 0 && !unicode.IsPrint(rune(f.Initial)) {
 			name = string(rune(f.Initial)) + name
+		}
+		if known && f.Size > fileSize {
+			return nil, fmt.Errorf("cfb: stream %q claims %d bytes, the file has %d", name, f.Size, fileSize)
 		}
 		if _, dup := rd.files[name]; dup {
 			return nil, fmt.Errorf("cfb: duplicate stream %q", name)
@@ -73,4 +81,16 @@ func (r *Reader) ReadStream(name string) ([]byte, error) {
 		return nil, fmt.Errorf("cfb: read stream %q: %w", name, err)
 	}
 	return b, nil
+}
+
+func sizeOf(ra io.ReaderAt) (int64, bool) {
+	switch x := ra.(type) {
+	case interface{ Size() int64 }:
+		return x.Size(), true
+	case interface{ Stat() (os.FileInfo, error) }:
+		if fi, err := x.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size(), true
+		}
+	}
+	return 0, false
 }

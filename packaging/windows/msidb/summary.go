@@ -245,9 +245,13 @@ func decodeSummary(b []byte) (*SummaryInfo, error) {
 		case pidAppName:
 			s.CreatingApplication = str
 		case pidCreated:
-			s.Created = fromFiletime(le.Uint64(v[4:]))
+			if vt == vtFILETIME {
+				s.Created = fromFiletime(le.Uint64(v[4:]))
+			}
 		case pidLastSaved:
-			s.LastSaved = fromFiletime(le.Uint64(v[4:]))
+			if vt == vtFILETIME {
+				s.LastSaved = fromFiletime(le.Uint64(v[4:]))
+			}
 		case pidPageCount:
 			s.PageCount = i
 		case pidWordCount:
