@@ -273,6 +273,9 @@ func (db *Database) normalise(c *Column, v any) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("want a string, got %T", v)
 		}
+		if strings.ContainsRune(s, 0) {
+			return nil, errors.New("string contains a NUL character")
+		}
 		if c.size > 0 && utf8.RuneCountInString(s) > c.size {
 			return nil, fmt.Errorf("string of %d characters is longer than the column's %d", utf8.RuneCountInString(s), c.size)
 		}

@@ -515,6 +515,7 @@ func TestInsertErrors(t *testing.T) {
 		{"RemoveFile", Row{"FileKey": "k", "Component_": "c", "DirProperty": "D", "InstallMode": 4}, "not one of 1;2;3"},
 		{"Binary", Row{"Name": "b", "Data": "text"}, "want []byte"},
 		{"_Validation", Row{}, "generated"},
+		{"Property", Row{"Property": "B", "Value": "a\x00b"}, "NUL"},
 		{"Binary", Row{"Name": strings.Repeat("n", 60), "Data": []byte{1}}, "too long once encoded"},
 	} {
 		err := db.Insert(tc.table, tc.row)
@@ -542,8 +543,16 @@ func TestCustomTable(t *testing.T) {
 	if err := db.Insert("MyTable", Row{"Id": "a", "N": -5}, Row{"Id": "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateTable(&Table{Name: "Bad", Columns: []Column{{Name: "x", Type: "q1"}}}); err == nil {
-		t.Error("bad type accepted")
+	for _, bad := range []*Table{
+		{Name: "Bad", Columns: []Column{{Name: "x", Type: "q1", Key: true}}},
+		{Name: strings.Repeat("T", 32), Columns: []Column{{Name: "x", Type: "s72", Key: true}}},
+		{Name: "NoKey", Columns: []Column{{Name: "x", Type: "s72"}}},
+		{Name: "KeyLast", Columns: []Column{{Name: "x", Type: "s72", Key: true}, {Name: "y", Type: "s72"}, {Name: "z", Type: "s72", Key: true}}},
+		{Name: "MyTable", Columns: []Column{{Name: "x", Type: "s72", Key: true}}},
+	} {
+		if err := db.CreateTable(bad); err == nil {
+			t.Errorf("CreateTable(%s) accepted", bad.Name)
+		}
 	}
 	var buf bytes.Buffer
 	if _, err := db.WriteTo(&buf); err != nil {
@@ -595,5 +604,54 @@ func TestSummaryCodepage(t *testing.T) {
 	s := SummaryInfo{Codepage: CodepageWestern, Subject: "秘密"}
 	if _, err := encodeSummary(&s, CodepageUTF8); err == nil {
 		t.Error("a string outside the explicit codepage 1252 was accepted")
+	}
+}
+
+// TestLargePool covers long strings (>= 64 KiB, a two-entry pool record) and
+// more than 65535 strings (3-byte string references), checked by msiinfo.
+func TestLargePool(t *testing.T) {
+	needTool(t, "msiinfo", "msitools")
+	db := New(CodepageUTF8)
+	long := strings.Repeat("ü", 40_000) // 80000 bytes of UTF-8
+	rows := []Row{{"Property": "LONG", "Value": long}}
+	for i := 0; i < 40_000; i++ {
+		rows = append(rows, Row{"Property": fmt.Sprintf("P%05d", i), "Value": fmt.Sprintf("v%05d", i)})
+	}
+	if err := db.Insert("Property", rows...); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := db.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Read(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.strRef != 3 {
+		t.Errorf("string references are %d bytes with %d strings, want 3", f.strRef, len(f.strings))
+	}
+	if err := f.Check(); err != nil {
+		t.Fatal(err)
+	}
+	p := f.Table("Property")
+	if len(p.Rows) != len(rows) {
+		t.Fatalf("read %d rows, want %d", len(p.Rows), len(rows))
+	}
+	found := false
+	for _, r := range p.Rows {
+		found = found || r[0] == "LONG" && r[1] == long
+	}
+	if !found {
+		t.Error("the long string did not read back")
+	}
+	path := writeTemp(t, buf.Bytes())
+	out := run(t, "msiinfo", "export", path, "Property")
+	lines := strings.Split(strings.TrimRight(out, "\r\n"), "\n")
+	if len(lines) != 3+len(rows) {
+		t.Errorf("msiinfo exports %d lines, want %d", len(lines), 3+len(rows))
+	}
+	if !strings.Contains(out, "LONG\t"+long) || !strings.Contains(out, "P39999\tv39999") {
+		t.Error("msiinfo export lacks the long string or the last row")
 	}
 }

@@ -137,8 +137,9 @@ func (c *Column) width(strRef int) int {
 
 // check validates a table definition.
 func (t *Table) check() error {
-	if t.Name == "" || len(t.Name) > 62 {
-		return fmt.Errorf("table name %q must be 1 to 62 characters", t.Name)
+	// _Validation.Table is s32; the packed stream name must fit 31 units.
+	if t.Name == "" || len(t.Name) > 31 {
+		return fmt.Errorf("table name %q must be 1 to 31 characters", t.Name)
 	}
 	if len(t.Columns) == 0 || len(t.Columns) > 32 {
 		return fmt.Errorf("table %s: must have 1 to 32 columns", t.Name)
@@ -149,6 +150,9 @@ func (t *Table) check() error {
 		c := &t.Columns[i]
 		if err := c.parse(); err != nil {
 			return fmt.Errorf("table %s: %w", t.Name, err)
+		}
+		if c.Name == "" || len(c.Name) > 32 {
+			return fmt.Errorf("table %s: column name %q must be 1 to 32 characters", t.Name, c.Name)
 		}
 		if seen[c.Name] {
 			return fmt.Errorf("table %s: duplicate column %s", t.Name, c.Name)
