@@ -106,6 +106,11 @@ func TestWriteReadOlefile(t *testing.T) {
 			m := map[string][]byte{"big": randBytes(9, 7_500_000), "small": randBytes(10, 100), "exact": randBytes(11, 4096)}
 			return []string{"big", "small", "exact"}, m
 		}},
+		{"two DIFAT sectors", func() ([]string, map[string][]byte) {
+			// 17 MB = 33204 sectors = 260 FAT sectors = 109 + 127 + 24.
+			m := map[string][]byte{"huge": randBytes(12, 17_000_000), "s": randBytes(13, 10)}
+			return []string{"huge", "s"}, m
+		}},
 		{"only big streams (mini stream kept non-empty)", func() ([]string, map[string][]byte) {
 			m := map[string][]byte{"x": randBytes(3, 5000), "y": randBytes(4, 70000)}
 			return []string{"x", "y"}, m
@@ -298,5 +303,20 @@ func TestRelicComdocAddsStreams(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPlanDIFAT(t *testing.T) {
+	w := NewWriter(CLSID{})
+	w.Add("huge", 17_000_000, func() (io.ReadCloser, error) { return nil, nil })
+	l, err := w.plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.difatSectors != 2 || l.fatSectors <= headerDIFATLen+fatPerDIFAT {
+		t.Errorf("17 MB: %d FAT and %d DIFAT sectors, want more than 236 and 2", l.fatSectors, l.difatSectors)
+	}
+	if int64(l.fatSectors)*entriesPerFAT < int64(l.total) {
+		t.Errorf("FAT of %d sectors cannot map %d sectors", l.fatSectors, l.total)
 	}
 }
