@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -282,6 +283,16 @@ func (db *Database) normalise(c *Column, v any) (any, error) {
 		if c.Set != "" && !inSet(c.Set, s) {
 			return nil, fmt.Errorf("value %q not one of %s", s, c.Set)
 		}
+		switch c.Category {
+		case "Identifier":
+			if !identifierRE.MatchString(s) {
+				return nil, fmt.Errorf("%q is not an identifier (letters, digits, _ and ., starting with a letter or _)", s)
+			}
+		case "Guid":
+			if !guidRE.MatchString(s) {
+				return nil, fmt.Errorf("%q is not an uppercase GUID in braces", s)
+			}
+		}
 		if _, err := encodeString(s, db.codepage); err != nil {
 			return nil, err
 		}
@@ -300,6 +311,11 @@ func (db *Database) normalise(c *Column, v any) (any, error) {
 	}
 	return nil, fmt.Errorf("unknown column kind %d", c.kind)
 }
+
+var (
+	identifierRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
+	guidRE       = regexp.MustCompile(`^\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}$`)
+)
 
 type byteReader struct{ *strings.Reader }
 

@@ -515,6 +515,10 @@ func TestInsertErrors(t *testing.T) {
 		{"RemoveFile", Row{"FileKey": "k", "Component_": "c", "DirProperty": "D", "InstallMode": 4}, "not one of 1;2;3"},
 		{"Binary", Row{"Name": "b", "Data": "text"}, "want []byte"},
 		{"_Validation", Row{}, "generated"},
+		{"Property", Row{"Property": "1abc", "Value": "v"}, "not an identifier"},
+		{"Property", Row{"Property": "a-b", "Value": "v"}, "not an identifier"},
+		{"Component", Row{"Component": "c", "ComponentId": "{a7dfd09e-2d2b-4535-a04f-5d4de90f3863}", "Directory_": "D", "Attributes": 0}, "not an uppercase GUID"},
+		{"Upgrade", Row{"UpgradeCode": "B681CB20-107E-428A-9B14-2D3C1AFED244", "Attributes": 0, "ActionProperty": "X"}, "not an uppercase GUID"},
 		{"Property", Row{"Property": "B", "Value": "a\x00b"}, "NUL"},
 		{"Binary", Row{"Name": strings.Repeat("n", 60), "Data": []byte{1}}, "too long once encoded"},
 	} {
