@@ -76,7 +76,7 @@ type entry struct {
 
 type job struct {
 	data, dict []byte
-	out        bytes.Buffer
+	out        *bytes.Buffer
 	done       chan struct{}
 	err        error
 }
@@ -97,7 +97,9 @@ type Writer struct {
 	sem    chan struct{}
 	wg     sync.WaitGroup
 	werr   error // set by the ordering goroutine
-	pool   sync.Pool
+	pool   sync.Pool // *flate.Writer
+	bufs   sync.Pool // block data, cap blockSize
+	outs   sync.Pool // *bytes.Buffer
 	head   []byte
 	closed bool
 }
@@ -122,33 +124,43 @@ func NewWriter(opts Options) (*Writer, error) {
 	return w, nil
 }
 
-// writeBlocks writes compressed blocks to the temporary file in order.
+// writeBlocks writes compressed blocks to the temporary file in order. A
+// block's plain data is recycled once the next block, which used it as its
+// dictionary, has been written.
 func (w *Writer) writeBlocks() {
 	defer w.wg.Done()
+	var last *job
 	for j := range w.queue {
 		<-j.done
-		if w.werr != nil {
-			continue
+		if last != nil {
+			w.bufs.Put(last.data[:0])
 		}
-		if j.err != nil {
+		last = j
+		if w.werr == nil && j.err != nil {
 			w.werr = j.err
-			continue
 		}
-		var hdr [8]byte
-		b := j.out.Bytes()
-		binary.LittleEndian.PutUint16(hdr[4:], uint16(len(b)))
-		binary.LittleEndian.PutUint16(hdr[6:], uint16(len(j.data)))
-		binary.LittleEndian.PutUint32(hdr[0:], checksum(hdr[4:8], checksum(b, 0)))
-		if _, err := w.tmp.Write(hdr[:]); err != nil {
-			w.werr = fmt.Errorf("cab: write temporary file: %w", err)
-			continue
+		if w.werr == nil {
+			w.werr = w.writeBlock(j)
 		}
-		if _, err := w.tmp.Write(b); err != nil {
-			w.werr = fmt.Errorf("cab: write temporary file: %w", err)
-			continue
-		}
-		w.comp += int64(len(hdr) + len(b))
+		j.out.Reset()
+		w.outs.Put(j.out)
 	}
+}
+
+func (w *Writer) writeBlock(j *job) error {
+	var hdr [8]byte
+	b := j.out.Bytes()
+	binary.LittleEndian.PutUint16(hdr[4:], uint16(len(b)))
+	binary.LittleEndian.PutUint16(hdr[6:], uint16(len(j.data)))
+	binary.LittleEndian.PutUint32(hdr[0:], checksum(hdr[4:8], checksum(b, 0)))
+	if _, err := w.tmp.Write(hdr[:]); err != nil {
+		return fmt.Errorf("cab: write temporary file: %w", err)
+	}
+	if _, err := w.tmp.Write(b); err != nil {
+		return fmt.Errorf("cab: write temporary file: %w", err)
+	}
+	w.comp += int64(len(hdr) + len(b))
+	return nil
 }
 
 func (w *Writer) compress(j *job) {
@@ -158,12 +170,12 @@ func (w *Writer) compress(j *job) {
 	fw, _ := w.pool.Get().(*flate.Writer)
 	if fw == nil {
 		var err error
-		if fw, err = flate.NewWriterDict(&j.out, w.opts.Level, j.dict); err != nil {
+		if fw, err = flate.NewWriterDict(j.out, w.opts.Level, j.dict); err != nil {
 			j.err = err
 			return
 		}
 	} else {
-		fw.ResetDict(&j.out, j.dict)
+		fw.ResetDict(j.out, j.dict)
 	}
 	if _, err := fw.Write(j.data); err != nil {
 		j.err = err
@@ -187,9 +199,16 @@ func (w *Writer) flushBlock() error {
 	if w.blocks == maxBlocks {
 		return errors.New("cab: too many data blocks (the folder would exceed 2 GB)")
 	}
-	j := &job{data: w.buf, dict: w.prev, done: make(chan struct{})}
+	out, _ := w.outs.Get().(*bytes.Buffer)
+	if out == nil {
+		out = new(bytes.Buffer)
+	}
+	j := &job{data: w.buf, dict: w.prev, out: out, done: make(chan struct{})}
 	w.prev = w.buf
-	w.buf = make([]byte, 0, blockSize)
+	w.buf, _ = w.bufs.Get().([]byte)
+	if w.buf == nil {
+		w.buf = make([]byte, 0, blockSize)
+	}
 	w.blocks++
 	w.sem <- struct{}{}
 	w.queue <- j
