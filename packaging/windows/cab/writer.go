@@ -96,7 +96,7 @@ type Writer struct {
 	queue  chan *job
 	sem    chan struct{}
 	wg     sync.WaitGroup
-	werr   error // set by the ordering goroutine
+	werr   error     // set by the ordering goroutine
 	pool   sync.Pool // *flate.Writer
 	bufs   sync.Pool // block data, cap blockSize
 	outs   sync.Pool // *bytes.Buffer
