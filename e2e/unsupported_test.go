@@ -2,12 +2,12 @@ package e2e
 
 import "testing"
 
-// TestUnsupportedTypes: msi and pkg are valid fleetctl types that pkgctl does
-// not build yet; they fail clearly and write nothing.
+// TestUnsupportedTypes: pkg is a valid fleetctl type that pkgctl does not
+// build yet; it fails clearly and writes nothing.
 func TestUnsupportedTypes(t *testing.T) {
 	t.Parallel()
 	s := getShared(t)
-	for _, typ := range []string{"msi", "pkg"} {
+	for _, typ := range []string{"pkg"} {
 		t.Run(typ, func(t *testing.T) {
 			t.Parallel()
 			args := append([]string{"package", "--type=" + typ, "--cache-dir=" + t.TempDir(),

@@ -370,3 +370,24 @@ func BuildWinSvc(out string) error {
 	}
 	return nil
 }
+
+// RegSubkeys lists the names of the direct subkeys of key (`wine reg query`);
+// a missing key has none.
+func (w *Wine) RegSubkeys(key string) ([]string, error) {
+	out, code, err := w.Run("reg", "query", key)
+	if err != nil {
+		return nil, err
+	}
+	if code != 0 {
+		return nil, nil
+	}
+	prefix := strings.ToUpper(expandHive(key)) + `\`
+	var keys []string
+	for _, line := range strings.Split(strings.ReplaceAll(out, "\r", ""), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(strings.ToUpper(line), prefix) {
+			keys = append(keys, line[len(prefix):])
+		}
+	}
+	return keys, nil
+}
