@@ -320,3 +320,54 @@ func TestPlanDIFAT(t *testing.T) {
 		t.Errorf("FAT of %d sectors cannot map %d sectors", l.fatSectors, l.total)
 	}
 }
+
+// TestStreamReadAt reads streams (big and mini) at scattered offsets,
+// backwards and forwards, through the io.ReaderAt that Open returns.
+func TestStreamReadAt(t *testing.T) {
+	streams := map[string][]byte{"big": randBytes(20, 300_000), "mini": randBytes(21, 3000)}
+	data := build(t, streams, []string{"big", "mini"})
+	r, err := Open(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewSource(5))
+	for name, want := range streams {
+		s, err := r.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Size() != int64(len(want)) {
+			t.Fatalf("%s: size %d", name, s.Size())
+		}
+		for i := 0; i < 200; i++ {
+			off := rnd.Intn(len(want))
+			buf := make([]byte, rnd.Intn(5000)+1)
+			n, err := s.ReadAt(buf, int64(off))
+			end := min(off+len(buf), len(want))
+			if n != end-off || !bytes.Equal(buf[:n], want[off:end]) {
+				t.Fatalf("%s: ReadAt(%d bytes at %d) = %d, %v: wrong data", name, len(buf), off, n, err)
+			}
+			if end < off+len(buf) && err != io.EOF {
+				t.Fatalf("%s: short ReadAt returned %v, want io.EOF", name, err)
+			}
+		}
+	}
+}
+
+// BenchmarkReadStream reads a 50 MB stream back; mscfb's own ReadAt would
+// make this quadratic.
+func BenchmarkReadStream(b *testing.B) {
+	const size = 50 << 20
+	data := build(b, map[string][]byte{"big": make([]byte, size)}, []string{"big"})
+	b.SetBytes(size)
+	for i := 0; i < b.N; i++ {
+		r, err := Open(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, _ := r.Open("big")
+		if n, err := io.Copy(io.Discard, s); err != nil || n != size {
+			b.Fatal(n, err)
+		}
+	}
+}

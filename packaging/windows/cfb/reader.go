@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"unicode"
 
 	"github.com/richardlehane/mscfb"
@@ -61,13 +62,42 @@ func (r *Reader) CLSID() string { return r.r.ID() }
 // Streams lists the root's streams in directory (CFB name) order.
 func (r *Reader) Streams() []StreamInfo { return append([]StreamInfo(nil), r.streams...) }
 
-// Open returns a reader of the named stream.
-func (r *Reader) Open(name string) (io.Reader, error) {
+// Open returns a reader of the named stream. It is also an io.ReaderAt;
+// reads are fast when they move forward (as reading a cabinet does): mscfb's
+// own ReadAt walks the sector chain from the start on every call.
+func (r *Reader) Open(name string) (*io.SectionReader, error) {
 	f, ok := r.files[name]
 	if !ok {
 		return nil, fmt.Errorf("cfb: no stream %q", name)
 	}
-	return io.NewSectionReader(f, 0, f.Size), nil
+	return io.NewSectionReader(&streamAt{f: f}, 0, f.Size), nil
+}
+
+// streamAt reads an mscfb stream at offsets by seeking its shared position,
+// which mscfb moves forward sector by sector from where it is.
+type streamAt struct {
+	mu sync.Mutex
+	f  *mscfb.File
+}
+
+func (s *streamAt) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if off >= s.f.Size {
+		return 0, io.EOF
+	}
+	if _, err := s.f.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	want := p
+	if rest := s.f.Size - off; int64(len(want)) > rest {
+		want = want[:rest]
+	}
+	n, err := io.ReadFull(s.f, want)
+	if err == nil && n < len(p) {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // ReadStream returns the whole named stream.

@@ -109,8 +109,9 @@ func (f *File) Table(name string) *TableData {
 }
 
 // OpenStream opens a raw stream by its decoded name (e.g. "cab1.cab" or
-// "Binary.Icon").
-func (f *File) OpenStream(name string) (io.Reader, error) {
+// "Binary.Icon"); the result is also an io.ReaderAt with a Size, so
+// cab.Open(s, s.Size()) reads an embedded cabinet in place.
+func (f *File) OpenStream(name string) (*io.SectionReader, error) {
 	return f.cf.Open(EncodeStreamName(name, false))
 }
 
