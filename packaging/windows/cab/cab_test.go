@@ -299,3 +299,66 @@ func BenchmarkWriter50MB(b *testing.B) {
 		w.Close()
 	}
 }
+
+// TestReadGcabCabinet reads a cabinet gcab made (MSZIP), so the reader is
+// checked against another implementation too.
+func TestReadGcabCabinet(t *testing.T) {
+	needTool(t, "gcab", "gcab")
+	dir := t.TempDir()
+	files := testFiles()
+	var args []string
+	for _, f := range files {
+		os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644)
+		args = append(args, f.name)
+	}
+	cmd := exec.Command("gcab", append([]string{"-c", "-z", "g.cab"}, args...)...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gcab -c: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "g.cab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !bytes.Equal(got[f.name], f.data) {
+			t.Errorf("%s from gcab's cabinet differs (%d bytes, want %d)", f.name, len(got[f.name]), len(f.data))
+		}
+	}
+}
+
+// TestBsdtarExtracts has libarchive (which checks CFDATA checksums) extract
+// our cabinet too.
+func TestBsdtarExtracts(t *testing.T) {
+	needTool(t, "bsdtar", "libarchive-tools")
+	files := testFiles()
+	data := buildCab(t, files, Options{ModTime: testTime})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.cab")
+	os.WriteFile(path, data, 0o644)
+	x := filepath.Join(dir, "x")
+	os.Mkdir(x, 0o755)
+	if out, err := exec.Command("bsdtar", "-xf", path, "-C", x).CombinedOutput(); err != nil {
+		t.Fatalf("bsdtar -x: %v\n%s", err, out)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(x, f.name))
+		if err != nil || !bytes.Equal(b, f.data) {
+			t.Errorf("bsdtar extracted %s: %d bytes, %v; want %d equal bytes", f.name, len(b), err, len(f.data))
+		}
+	}
+	bad := append([]byte(nil), data...)
+	bad[len(bad)-100] ^= 1
+	os.WriteFile(path, bad, 0o644)
+	if out, err := exec.Command("bsdtar", "-xf", path, "-C", t.TempDir()).CombinedOutput(); err == nil {
+		t.Errorf("bsdtar extracted a cabinet with a flipped byte:\n%s", out)
+	}
+}
