@@ -12,7 +12,7 @@
 // Peak RSS comes from wait4's rusage, and Linux carries the parent's high-water RSS into a
 // vforked child at exec: ru_maxrss of pkgctl is max(this process's peak, pkgctl's peak).
 // So this process never holds the payload: a child generates the repository, and the floor
-// streams the files from disk. It checks that its own peak stays below what it reports.
+// streams the files from disk. A peak not above its own at the time is shown as "<=N".
 package main
 
 import (
@@ -31,6 +31,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	kflate "github.com/klauspost/compress/flate"
 
 	"github.com/pkgctl/pkgctl/internal/repodir"
 	"github.com/pkgctl/pkgctl/internal/testenv"
@@ -54,13 +56,23 @@ type floor struct {
 	newWriter func(io.Writer) (io.WriteCloser, error)
 }
 
-// benchCase is one row: a pkgctl build and its floor. Add rpm, pkg, msi here.
+// benchCase is one row: a pkgctl build and its floor. Add rpm, pkg here.
 type benchCase struct {
 	name    string
 	args    []string // pkgctl package flags besides the common ones
 	outfile string   // --outfile, in the case's directory (pkgctl checks the extension)
 	floor   floor
+	files   func(work string) []string // the component files the package holds (floor input)
+	// external, when set, builds the same files with another tool instead of
+	// pkgctl: it prepares dir and returns the command line.
+	external func(work, dir, out string) ([]string, error)
 }
+
+// msiFloor is what the cab writer (packaging/windows/cab) compresses with:
+// klauspost flate level 6, 32 KiB MSZIP blocks (here one stream, one thread).
+var msiFloor = floor{name: "klauspost flate -6", newWriter: func(w io.Writer) (io.WriteCloser, error) {
+	return kflate.NewWriter(w, 6)
+}}
 
 var cases = []benchCase{
 	{
@@ -72,16 +84,36 @@ var cases = []benchCase{
 		floor: floor{name: "compress/gzip -6", newWriter: func(w io.Writer) (io.WriteCloser, error) {
 			return gzip.NewWriterLevel(w, 6)
 		}},
+		files: floorFiles,
+	},
+	{
+		name:    "msi amd64",
+		args:    []string{"--type=msi", "--arch=amd64"},
+		outfile: "bench.msi",
+		floor:   msiFloor,
+		files:   msiFiles,
+	},
+	{
+		// The same four files (orbit.exe twice, as the msi holds it) built by
+		// wixl, msitools' WiX-like builder, for comparison.
+		name:     "wixl (msitools) x64",
+		outfile:  "wixl.msi",
+		floor:    msiFloor,
+		files:    msiFiles,
+		external: wixlCommand,
 	},
 }
 
 type measurement struct {
-	c       benchCase
-	cold    time.Duration
-	warm    []time.Duration
-	rssKiB  int64 // max over the warm runs
-	outSize int64
-	floor   []time.Duration
+	c      benchCase
+	cold   time.Duration
+	warm   []time.Duration
+	rssKiB int64 // max over the warm runs
+	// rssBound: some warm run's peak was not above this process's own peak at
+	// that time, so rssKiB is only an upper bound of pkgctl's peak.
+	rssBound bool
+	outSize  int64
+	floor    []time.Duration
 }
 
 func main() {
@@ -156,7 +188,7 @@ func run(n int, keep bool) error {
 func measure(c benchCase, n int, bin, dir string, srv *server) (measurement, error) {
 	m := measurement{c: c}
 	out := filepath.Join(dir, c.outfile)
-	args := append([]string{"package"}, c.args...)
+	args := append([]string{bin, "package"}, c.args...)
 	args = append(args,
 		"--fleet-url=https://fleet.example.com", "--enroll-secret=bench",
 		"--update-url="+srv.url, "--update-roots="+string(srv.rootJSON),
@@ -166,18 +198,26 @@ func measure(c benchCase, n int, bin, dir string, srv *server) (measurement, err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return m, err
 	}
+	if c.external != nil {
+		var err error
+		if args, err = c.external(srv.work, dir, out); err != nil {
+			return m, err
+		}
+	}
 
 	fmt.Printf("%s: cold run (fills the cache) ...\n", c.name)
-	cold, _, err := runPkgctl(bin, args)
+	cold, _, err := runPkgctl(args)
 	if err != nil {
 		return m, err
 	}
 	m.cold = cold
 	for i := range n {
-		d, rss, err := runPkgctl(bin, args)
+		own := selfRSSKiB()
+		d, rss, err := runPkgctl(args)
 		if err != nil {
 			return m, err
 		}
+		m.rssBound = m.rssBound || rss <= own
 		fmt.Printf("%s: warm run %d/%d: %.2f s, peak RSS %d MiB\n", c.name, i+1, n, d.Seconds(), rss/1024)
 		m.warm = append(m.warm, d)
 		m.rssKiB = max(m.rssKiB, rss)
@@ -189,7 +229,7 @@ func measure(c benchCase, n int, bin, dir string, srv *server) (measurement, err
 	m.outSize = st.Size()
 
 	for i := range n {
-		d, err := timeFloor(c.floor, floorFiles(srv.work))
+		d, err := timeFloor(c.floor, c.files(srv.work))
 		if err != nil {
 			return m, err
 		}
@@ -199,13 +239,14 @@ func measure(c benchCase, n int, bin, dir string, srv *server) (measurement, err
 	return m, nil
 }
 
-// runPkgctl runs one build and returns its wall time and peak RSS in KiB.
-func runPkgctl(bin string, args []string) (time.Duration, int64, error) {
-	cmd := exec.Command(bin, args...)
+// runPkgctl runs one build (pkgctl, or the external tool of a case) and
+// returns its wall time and peak RSS in KiB.
+func runPkgctl(args []string) (time.Duration, int64, error) {
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=0")
 	start := time.Now()
 	if err := runQuiet(cmd); err != nil {
-		return 0, 0, fmt.Errorf("pkgctl: %w", err)
+		return 0, 0, fmt.Errorf("%s: %w", filepath.Base(args[0]), err)
 	}
 	return time.Since(start), maxRSSKiB(cmd.ProcessState.SysUsage()), nil
 }
@@ -275,42 +316,46 @@ func copyFile(w io.Writer, name string) error {
 }
 
 func report(results []measurement, n int, work string) error {
-	var floorBytes int64
-	for _, name := range floorFiles(work) {
-		st, err := os.Stat(name)
-		if err != nil {
-			return err
-		}
-		floorBytes += st.Size()
-	}
 	fmt.Printf("\nagent %d MB (MB = 10^6 bytes); wall = median of %d warm runs; MB/s = agent MB / wall s;\n"+
-		"peak RSS = max over the warm runs; floor = compressing the %.1f MB of component files the\n"+
-		"package holds (agent + desktop.tar.gz), median of %d, in this process\n\n",
-		agentSize/mb, n, float64(floorBytes)/mb, n)
+		"peak RSS = max over the warm runs; floor = compressing the floor MB of component files the\n"+
+		"package holds (deb: agent + desktop.tar.gz; msi: agent + the service copy of orbit.exe),\n"+
+		"median of %d, in this process\n\n",
+		agentSize/mb, n, n)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "case\tcold s\twall s\tMB/s\tpeak RSS MiB\toutput MB\tfloor\tfloor s\tratio\t")
-	var minRSS int64
-	for i, m := range results {
-		wall, fl := median(m.warm).Seconds(), median(m.floor).Seconds()
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.1f\t%d\t%.1f\t%s\t%.2f\t%.2f\t\n",
-			m.c.name, m.cold.Seconds(), wall, agentSize/mb/wall, m.rssKiB/1024,
-			float64(m.outSize)/mb, m.c.floor.name, fl, wall/fl)
-		if i == 0 || m.rssKiB < minRSS {
-			minRSS = m.rssKiB
+	fmt.Fprintln(tw, "case\tcold s\twall s\tMB/s\tpeak RSS MiB\toutput MB\tfloor\tfloor MB\tfloor s\tratio\t")
+	for _, m := range results {
+		var floorBytes int64
+		for _, name := range m.c.files(work) {
+			st, err := os.Stat(name)
+			if err != nil {
+				return err
+			}
+			floorBytes += st.Size()
 		}
+		wall, fl := median(m.warm).Seconds(), median(m.floor).Seconds()
+		rss := fmt.Sprint(m.rssKiB / 1024)
+		if m.rssBound {
+			rss = "<=" + rss
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.1f\t%s\t%.1f\t%s\t%.1f\t%.2f\t%.2f\t\n",
+			m.c.name, m.cold.Seconds(), wall, agentSize/mb/wall, rss,
+			float64(m.outSize)/mb, m.c.floor.name, float64(floorBytes)/mb, fl, wall/fl)
 	}
 	tw.Flush()
 	fmt.Println("\nratio = pkgctl wall / floor (1.00: the build costs no more than its compression)")
 
-	var self syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err == nil {
-		own := maxRSSKiB(&self)
-		fmt.Printf("bench's own peak RSS: %d MiB (a pkgctl peak below it could not be seen)\n", own/1024)
-		if own >= minRSS {
-			return fmt.Errorf("bench's own peak RSS (%d MiB) is not below pkgctl's (%d MiB): the RSS figure is not pkgctl's", own/1024, minRSS/1024)
-		}
-	}
+	fmt.Printf("bench's own peak RSS: %d MiB; \"<=N\": the build's peak was not above bench's own\n"+
+		"peak at the time (Linux carries it into the child), so N only bounds it from above\n", selfRSSKiB()/1024)
 	return nil
+}
+
+// selfRSSKiB is this process's peak RSS so far.
+func selfRSSKiB() int64 {
+	var self syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err != nil {
+		return 0
+	}
+	return maxRSSKiB(&self)
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -331,6 +376,9 @@ func prepareRepo(work string) error {
 		return err
 	}
 	if err := testenv.SampleComponentsSized(repo, platform, channel, version, orbitSize, osquerydSize, desktopSize); err != nil {
+		return err
+	}
+	if err := testenv.SampleComponentsSizedWindows(repo, "windows", channel, version, orbitSize, osquerydSize, desktopSize); err != nil {
 		return err
 	}
 	if err := repo.Publish(); err != nil {
@@ -434,3 +482,58 @@ func newServer(work string) (*server, error) {
 }
 
 func (s *server) close() { s.srv.Close() }
+
+// msiTarget is a Windows component file in the bench repository.
+func msiTarget(work, name, file string) string {
+	return filepath.Join(work, "repo", "targets", filepath.FromSlash(testenv.TargetPath(name, "windows", channel, file)))
+}
+
+// msiFiles are the component files the msi holds: orbit.exe twice (the TUF
+// path and the copy the service runs), osqueryd.exe, fleet-desktop.exe.
+func msiFiles(work string) []string {
+	orbit := msiTarget(work, "orbit", "orbit.exe")
+	return []string{orbit, orbit, msiTarget(work, "osqueryd", "osqueryd.exe"), msiTarget(work, "desktop", "fleet-desktop.exe")}
+}
+
+// wixlCommand writes a .wxs installing the msi's component files at the same
+// paths and returns the wixl command that builds it.
+func wixlCommand(work, dir, out string) ([]string, error) {
+	wixl, err := exec.LookPath("wixl")
+	if err != nil {
+		return nil, errors.New("wixl not found: install the Debian package wixl (or run .ci/deps)")
+	}
+	comp := func(id, guid, file, name string) string {
+		return fmt.Sprintf(`<Component Id="%s" Guid="%s" Win64="yes"><File Id="%s" Source="%s" Name="%s" KeyPath="yes"/></Component>`,
+			id, guid, id, file, name)
+	}
+	// wixl takes sources relative to the .wxs: link the files beside it.
+	var files []string
+	for i, f := range msiFiles(work) {
+		name := fmt.Sprintf("f%d.exe", i)
+		os.Remove(filepath.Join(dir, name))
+		if err := os.Symlink(f, filepath.Join(dir, name)); err != nil {
+			return nil, err
+		}
+		files = append(files, name)
+	}
+	wxs := `<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+ <Product Id="*" Name="Fleet osquery" Language="1033" Version="1.2.3" Manufacturer="Fleet Device Management (fleetdm.com)" UpgradeCode="B681CB20-107E-428A-9B14-2D3C1AFED244">
+  <Package InstallerVersion="500" Compressed="yes" InstallScope="perMachine"/>
+  <Media Id="1" Cabinet="cab1.cab" EmbedCab="yes"/>
+  <Directory Id="TARGETDIR" Name="SourceDir"><Directory Id="ProgramFiles64Folder"><Directory Id="ORBITROOT" Name="Orbit"><Directory Id="BIN" Name="bin">
+   <Directory Id="ORBITBINORBIT" Name="orbit">` + comp("C_ORBITBIN", "AF347B4E-B84B-4DD4-9C4D-133BE17B613D", files[1], "orbit.exe") + `
+    <Directory Id="OW" Name="windows"><Directory Id="OWS" Name="stable">` + comp("C1", "3E0B5D4A-0C1A-4F4B-9E0D-000000000001", files[0], "orbit.exe") + `</Directory></Directory></Directory>
+   <Directory Id="Q" Name="osqueryd"><Directory Id="QW" Name="windows"><Directory Id="QWS" Name="stable">` + comp("C2", "3E0B5D4A-0C1A-4F4B-9E0D-000000000002", files[2], "osqueryd.exe") + `</Directory></Directory></Directory>
+   <Directory Id="D" Name="desktop"><Directory Id="DW" Name="windows"><Directory Id="DWS" Name="stable">` + comp("C3", "3E0B5D4A-0C1A-4F4B-9E0D-000000000003", files[3], "fleet-desktop.exe") + `</Directory></Directory></Directory>
+  </Directory></Directory></Directory></Directory>
+  <Feature Id="Orbit" Level="1"><ComponentRef Id="C_ORBITBIN"/><ComponentRef Id="C1"/><ComponentRef Id="C2"/><ComponentRef Id="C3"/></Feature>
+ </Product>
+</Wix>
+`
+	p := filepath.Join(dir, "fleet-osquery.wxs")
+	if err := os.WriteFile(p, []byte(wxs), 0o644); err != nil {
+		return nil, err
+	}
+	return []string{wixl, "-a", "x64", "-o", out, p}, nil
+}
