@@ -464,9 +464,14 @@ func TestMSIWine(t *testing.T) {
 	v2 := build(testenv.EdgeChannel, msiOddSecret, msiOddURL)
 
 	t.Run("install", func(t *testing.T) {
-		if log, err := w.Install(v1); err != nil {
+		log, err := w.Install(v1)
+		if err != nil {
 			t.Fatalf("%v\n%s", err, tail(log))
 		}
+		// The packaged secret and keys are file contents, never properties:
+		// not in the verbose log. (Wine logs every property, hidden ones too,
+		// so FLEET_SECRET given to msiexec is only kept out by Windows.)
+		assertNoSecrets(t, "msiexec /i log", []byte(log))
 		compareFiles(t, "installed", w.DriveC(root), msiExpected(t, s, env, "amd64", testenv.StableChannel, msiOddSecret), runtimeFiles...)
 		vals, ok, err := w.RegKey(serviceKey)
 		if err != nil || !ok {
