@@ -101,3 +101,15 @@ func TestWindowsSigningFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestWindowsSigningNoEffect: the signing flags only apply to msi.
+func TestWindowsSigningNoEffect(t *testing.T) {
+	o := (&Options{Type: TypeDeb, WindowsSignCertificate: "/nonexistent.pem", WindowsSignKey: "/nonexistent.key"}).WithDefaults()
+	warnings, err := o.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(warnings, "\n"), "--windows-sign-certificate has no effect for --type=deb") {
+		t.Errorf("warnings: %q", warnings)
+	}
+}
