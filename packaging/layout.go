@@ -44,6 +44,7 @@ const (
 	RoleServiceConfig    Role = "service-config"
 	RoleServiceUnit      Role = "service-unit"
 	RoleDoc              Role = "doc"
+	RoleServiceBinary    Role = "service-binary" // the copy of orbit a Windows service runs
 )
 
 // Entry is one thing the installer puts on disk.
@@ -61,6 +62,7 @@ type Entry struct {
 	Role   Role
 	Secret bool   // holds a secret or private key: never logged, root-only
 	Only   string // if set, only this package type carries the entry
+	SDDL   string // Windows: the entry's security descriptor (owner, group, DACL)
 }
 
 // Size is the length of the entry's content.
@@ -101,6 +103,56 @@ type Layout struct {
 	// Signing, when set, signs the installer (pkg, msi); the format must
 	// implement FileSigner.
 	Signing *SigningIdentity
+	// Windows holds what only a Windows installer needs (service, install-time
+	// properties); nil for other OSes.
+	Windows *WindowsInstall
+}
+
+// WindowsInstall is the part of a Windows layout that is not files: the
+// service and its settings, and the properties msiexec accepts.
+type WindowsInstall struct {
+	Service    WindowsService
+	Properties []InstallProperty
+	// SecretFile is written at install time from the property SecretProperty,
+	// unless that property is empty or one of SecretKeep (then the file the
+	// package carries, if any, stays).
+	SecretFile     string
+	SecretProperty string
+	SecretKeep     []string
+}
+
+// WindowsService is a Windows service the installer registers and starts.
+type WindowsService struct {
+	Name        string
+	DisplayName string
+	Description string
+	Account     string // "LocalSystem"
+	AutoStart   bool
+	Binary      string   // Entry.Path of the executable
+	Environment []EnvVar // the service's Environment (REG_MULTI_SZ) value, in order
+	// Restart on failure: FailureRestarts times, RestartDelay after each,
+	// counting failures again after ResetPeriod.
+	FailureRestarts int
+	RestartDelay    time.Duration
+	ResetPeriod     time.Duration
+}
+
+// EnvVar is one NAME=value entry of a service environment. The value is
+// exactly one of: a literal, an install-time property, or a path on the
+// target (Entry.Path convention).
+type EnvVar struct {
+	Name     string
+	Literal  string
+	Property string
+	Path     string
+}
+
+// InstallProperty is a setting the installer takes at install time (an msiexec
+// PROPERTY=value), with its default.
+type InstallProperty struct {
+	Name    string
+	Default string
+	Secret  bool // never shown in installer logs
 }
 
 // Entry returns the entry at p, or nil.

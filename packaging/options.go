@@ -94,6 +94,11 @@ type Options struct {
 	CloudFrontHashAlgorithm string        // --cloudfront-hash-algorithm: sha1 or sha256
 	CloudFrontOriginURL     string        // --cloudfront-origin-url; "" = UpdateURL
 
+	// Authenticode signing of the msi: a PEM chain with a PEM key, or a PKCS#12
+	// file (password in PKGCTL_WINDOWS_SIGN_PASSWORD).
+	WindowsSignCertificate string // --windows-sign-certificate (path)
+	WindowsSignKey         string // --windows-sign-key (path)
+
 	// ArchSet records that --arch was given explicitly (fleetctl refuses it for pkg).
 	ArchSet bool
 	// HostOS is the OS the build runs on (runtime.GOOS); fleetctl's host checks use it.

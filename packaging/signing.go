@@ -1,6 +1,7 @@
 package packaging
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -11,7 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
+
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // SigningIdentity is a certificate chain and its private key, used by the
@@ -132,6 +138,8 @@ func signingIdentityFor(o *Options) (*SigningIdentity, error) {
 			return nil, fmt.Errorf("read --macos-devid-pem %s: %w", o.MacOSDevIDPEM, errors.Unwrap(rerr))
 		}
 		id, err = ParsePEMIdentity(flag, data)
+	case o.Type == TypeMSI && o.WindowsSignCertificate != "":
+		return windowsIdentity(o)
 	default:
 		return nil, nil
 	}
@@ -154,4 +162,81 @@ func keyKind(k crypto.PublicKey) string {
 		return "Ed25519"
 	}
 	return fmt.Sprintf("%T", k)
+}
+
+// WindowsSignPasswordEnv holds the password of a --windows-sign-certificate
+// PKCS#12 file (never a flag: it would show in the process list).
+const WindowsSignPasswordEnv = "PKGCTL_WINDOWS_SIGN_PASSWORD"
+
+// windowsIdentity loads the Authenticode identity of --windows-sign-certificate
+// (a PEM chain with --windows-sign-key, or a PKCS#12 .p12/.pfx file).
+func windowsIdentity(o *Options) (*SigningIdentity, error) {
+	const certFlag, keyFlag = "--windows-sign-certificate", "--windows-sign-key"
+	cert, err := os.ReadFile(o.WindowsSignCertificate)
+	if err != nil {
+		return nil, &FlagError{Flag: certFlag[2:], Msg: fmt.Sprintf("read %s %s", certFlag, o.WindowsSignCertificate), Err: err}
+	}
+	if isPKCS12(o.WindowsSignCertificate, cert) {
+		if o.WindowsSignKey != "" {
+			return nil, flagErr(keyFlag[2:], "%s is a PKCS#12 file, which holds the key: drop %s", certFlag, keyFlag)
+		}
+		key, leaf, chain, err := pkcs12.DecodeChain(cert, os.Getenv(WindowsSignPasswordEnv))
+		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+			return nil, flagErr(certFlag[2:], "%s %s: wrong password (set it in %s)", certFlag, o.WindowsSignCertificate, WindowsSignPasswordEnv)
+		}
+		if err != nil {
+			return nil, flagErr(certFlag[2:], "%s %s: not a readable PKCS#12 file: %v", certFlag, o.WindowsSignCertificate, err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, flagErr(certFlag[2:], "%s %s: its private key (%T) cannot sign", certFlag, o.WindowsSignCertificate, key)
+		}
+		id := &SigningIdentity{Certificates: append([]*x509.Certificate{leaf}, chain...), Key: signer}
+		if err := id.orderChain(); err != nil {
+			return nil, flagErr(certFlag[2:], "%s %s: %v", certFlag, o.WindowsSignCertificate, err)
+		}
+		return checkCodeSigning(certFlag, id)
+	}
+	if o.WindowsSignKey == "" {
+		return nil, flagErr(keyFlag[2:], "%s is PEM: give its private key with %s (or use a PKCS#12 file)", certFlag, keyFlag)
+	}
+	key, err := os.ReadFile(o.WindowsSignKey)
+	if err != nil {
+		return nil, &FlagError{Flag: keyFlag[2:], Msg: fmt.Sprintf("read %s %s", keyFlag, o.WindowsSignKey), Err: err}
+	}
+	if !hasPEMBlock(cert, "CERTIFICATE") {
+		return nil, flagErr(certFlag[2:], "%s %s: no PEM certificate found", certFlag, o.WindowsSignCertificate)
+	}
+	if !hasPEMBlock(key, "PRIVATE KEY") {
+		return nil, flagErr(keyFlag[2:], "%s %s: no PEM private key found", keyFlag, o.WindowsSignKey)
+	}
+	id, err := ParsePEMIdentity(certFlag+" and "+keyFlag, cert, key)
+	if err != nil {
+		return nil, &FlagError{Flag: keyFlag[2:], Msg: err.Error()}
+	}
+	return checkCodeSigning(certFlag, id)
+}
+
+// checkCodeSigning refuses a leaf that Windows would not accept for code, and
+// keys Authenticode cannot use.
+func checkCodeSigning(flag string, id *SigningIdentity) (*SigningIdentity, error) {
+	leaf := id.Certificates[0]
+	switch id.Key.Public().(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey:
+	default:
+		return nil, flagErr(flag[2:], "%s: %T keys cannot sign Authenticode (use RSA or ECDSA)", flag, id.Key.Public())
+	}
+	if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageCodeSigning) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
+		return nil, flagErr(flag[2:], "%s: certificate %q is not for code signing (no codeSigning extended key usage)", flag, leaf.Subject.CommonName)
+	}
+	return id, nil
+}
+
+func isPKCS12(name string, data []byte) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	if ext == ".p12" || ext == ".pfx" {
+		return true
+	}
+	// DER SEQUENCE and no PEM armour.
+	return len(data) > 0 && data[0] == 0x30 && !bytes.Contains(data, []byte("-----BEGIN"))
 }

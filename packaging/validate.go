@@ -239,6 +239,16 @@ func (o *Options) Validate() (warnings []string, err error) {
 		}
 	}
 
+	if o.WindowsSignKey != "" && o.WindowsSignCertificate == "" {
+		return nil, flagErr("windows-sign-key", "--windows-sign-key needs --windows-sign-certificate")
+	}
+	if o.Type == TypeMSI && o.WindowsSignCertificate != "" {
+		// Load now: a wrong password or a key that does not match fails before any download.
+		if _, err := windowsIdentity(o); err != nil {
+			return nil, err
+		}
+	}
+
 	warnings = append(warnings, o.noEffectWarnings()...)
 	return warnings, nil
 }
@@ -265,6 +275,7 @@ func (o *Options) noEffectWarnings() []string {
 	add(isLinux && o.DisableKeystore, "disable-keystore", "pkg and msi")
 	add(isPkg && o.DisableSetupExperience, "disable-setup-experience", "deb, rpm, pkg.tar.zst and msi")
 	add(o.Type == TypeMSI && !o.StartService, "service=false", "pkg, deb, rpm and pkg.tar.zst")
+	add(o.Type != TypeMSI && o.WindowsSignCertificate != "", "windows-sign-certificate", "msi")
 	return out
 }
 

@@ -5,8 +5,9 @@ package main
 import (
 	"os"
 
-	_ "github.com/pkgctl/pkgctl/packaging/linux" // registers deb, rpm and pkg.tar.zst
-	_ "github.com/pkgctl/pkgctl/packaging/macos" // registers pkg
+	_ "github.com/pkgctl/pkgctl/packaging/linux"   // registers deb, rpm and pkg.tar.zst
+	_ "github.com/pkgctl/pkgctl/packaging/macos"   // registers pkg
+	_ "github.com/pkgctl/pkgctl/packaging/windows" // registers msi
 )
 
 func main() {

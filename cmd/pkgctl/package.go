@@ -105,6 +105,8 @@ func packageFlags(o *packaging.Options) []flagDef {
 		s("cloudfront-hash-algorithm", "", &o.CloudFrontHashAlgorithm, "sha1", "Hash of the CloudFront signature: sha1 (CloudFront's default) or sha256 (adds Hash-Algorithm=SHA256)"),
 		s("cloudfront-origin-url", "", &o.CloudFrontOriginURL, "", "Origin to retry a request from when CloudFront answers 403 or 5xx or cannot be reached (default: --update-url)"),
 		s("macos-devid-pem", "PKGCTL_MACOS_DEVID_PEM", &o.MacOSDevIDPEM, "", "Path to a PEM file holding the Developer ID Installer certificate chain and its RSA key; signs the pkg on any OS (the file form of --macos-devid-pem-content)"),
+		s("windows-sign-certificate", "", &o.WindowsSignCertificate, "", "Authenticode-sign the msi with this certificate: a PEM chain (with --windows-sign-key) or a PKCS#12 .p12/.pfx file (password in PKGCTL_WINDOWS_SIGN_PASSWORD)"),
+		s("windows-sign-key", "", &o.WindowsSignKey, "", "PEM private key of --windows-sign-certificate"),
 	}
 }
 

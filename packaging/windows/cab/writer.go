@@ -1,0 +1,387 @@
+// Package cab writes and reads Microsoft cabinet files ([MS-CAB]) with MSZIP
+// compression ([MS-MCI]), as Windows Installer embeds them.
+//
+// The writer puts all files in one folder, cut into 32 KiB uncompressed
+// blocks; each block is "CK" plus a complete raw deflate stream whose preset
+// dictionary is the previous block's uncompressed data. Blocks are compressed
+// in parallel (each needs only its predecessor's plain data) and written to a
+// temporary file, because the header's sizes are known only at the end; the
+// cabinet is then read back from Open or copied by WriteTo. Memory stays flat
+// whatever the payload size. Output is deterministic: same files, names,
+// attributes and time give the same bytes.
+//
+//	w, err := cab.NewWriter(cab.Options{TempDir: dir, ModTime: sourceDateEpoch})
+//	defer w.Close()
+//	err = w.Add("orbit.exe", f, 0)   // name = the MSI File table key
+//	size, err := w.Finish()
+//	err = db.AddStream("cab1.cab", size, w.Open)
+//
+// Open reads a cabinet: its file list, and Walk, which inflates and checks
+// every block's checksum while handing out each file's content.
+package cab
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/flate"
+)
+
+// File attributes ([MS-CAB] CFFILE.attribs).
+const (
+	AttrReadOnly  = 0x01
+	AttrHidden    = 0x02
+	AttrSystem    = 0x04
+	AttrArchive   = 0x20
+	AttrExec      = 0x40
+	AttrNameIsUTF = 0x80
+)
+
+const (
+	blockSize     = 32768
+	maxFiles      = 0xFFFF
+	maxBlocks     = 0xFFFF
+	maxFolderSize = 0x7FFF8000
+	headerSize    = 36
+	folderSize    = 8
+	compMSZIP     = 1
+	compNone      = 0
+)
+
+// Options configure a Writer.
+type Options struct {
+	// TempDir holds the temporary file of compressed blocks ("" = os.TempDir).
+	TempDir string
+	// ModTime is every file's DOS date and time (local fields of the given
+	// time; seconds rounded down to even). Zero means 1980-01-01 00:00.
+	ModTime time.Time
+	// Level is the deflate level 1..9; 0 means 6.
+	Level int
+}
+
+type entry struct {
+	name   string
+	size   uint32
+	offset uint32
+	attrs  uint16
+}
+
+type job struct {
+	data, dict []byte
+	out        *bytes.Buffer
+	done       chan struct{}
+	err        error
+}
+
+// Writer builds a cabinet. It is not safe for concurrent use.
+type Writer struct {
+	opts   Options
+	tmp    *os.File
+	files  []entry
+	names  map[string]bool
+	total  int64
+	buf    []byte
+	prev   []byte
+	blocks int
+	comp   int64
+
+	queue  chan *job
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	werr   error     // set by the ordering goroutine
+	pool   sync.Pool // *flate.Writer
+	bufs   sync.Pool // block data, cap blockSize
+	outs   sync.Pool // *bytes.Buffer
+	head   []byte
+	closed bool
+}
+
+// NewWriter starts a cabinet, creating its temporary file.
+func NewWriter(opts Options) (*Writer, error) {
+	if opts.Level == 0 {
+		opts.Level = 6
+	}
+	if opts.Level < 1 || opts.Level > 9 {
+		return nil, fmt.Errorf("cab: deflate level %d out of range 1..9", opts.Level)
+	}
+	tmp, err := os.CreateTemp(opts.TempDir, "pkgctl-cab-*")
+	if err != nil {
+		return nil, fmt.Errorf("cab: temporary file: %w", err)
+	}
+	n := runtime.GOMAXPROCS(0)
+	w := &Writer{opts: opts, tmp: tmp, names: map[string]bool{}, buf: make([]byte, 0, blockSize),
+		queue: make(chan *job, 2*n), sem: make(chan struct{}, n)}
+	w.wg.Add(1)
+	go w.writeBlocks()
+	return w, nil
+}
+
+// writeBlocks writes compressed blocks to the temporary file in order. A
+// block's plain data is recycled once the next block, which used it as its
+// dictionary, has been written.
+func (w *Writer) writeBlocks() {
+	defer w.wg.Done()
+	var last *job
+	for j := range w.queue {
+		<-j.done
+		if last != nil {
+			w.bufs.Put(last.data[:0])
+		}
+		last = j
+		if w.werr == nil && j.err != nil {
+			w.werr = j.err
+		}
+		if w.werr == nil {
+			w.werr = w.writeBlock(j)
+		}
+		j.out.Reset()
+		w.outs.Put(j.out)
+	}
+}
+
+func (w *Writer) writeBlock(j *job) error {
+	var hdr [8]byte
+	b := j.out.Bytes()
+	binary.LittleEndian.PutUint16(hdr[4:], uint16(len(b)))
+	binary.LittleEndian.PutUint16(hdr[6:], uint16(len(j.data)))
+	binary.LittleEndian.PutUint32(hdr[0:], checksum(hdr[4:8], checksum(b, 0)))
+	if _, err := w.tmp.Write(hdr[:]); err != nil {
+		return fmt.Errorf("cab: write temporary file: %w", err)
+	}
+	if _, err := w.tmp.Write(b); err != nil {
+		return fmt.Errorf("cab: write temporary file: %w", err)
+	}
+	w.comp += int64(len(hdr) + len(b))
+	return nil
+}
+
+func (w *Writer) compress(j *job) {
+	defer func() { <-w.sem; close(j.done) }()
+	j.out.Grow(len(j.data) + len(j.data)/16 + 64)
+	j.out.WriteString("CK")
+	fw, _ := w.pool.Get().(*flate.Writer)
+	if fw == nil {
+		var err error
+		if fw, err = flate.NewWriterDict(j.out, w.opts.Level, j.dict); err != nil {
+			j.err = err
+			return
+		}
+	} else {
+		fw.ResetDict(j.out, j.dict)
+	}
+	if _, err := fw.Write(j.data); err != nil {
+		j.err = err
+		return
+	}
+	if err := fw.Close(); err != nil {
+		j.err = err
+		return
+	}
+	w.pool.Put(fw)
+	if j.out.Len() > 0xFFFF {
+		j.err = fmt.Errorf("cab: block compressed to %d bytes", j.out.Len())
+	}
+}
+
+// flushBlock queues the current block for compression.
+func (w *Writer) flushBlock() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	if w.blocks == maxBlocks {
+		return errors.New("cab: too many data blocks (the folder would exceed 2 GB)")
+	}
+	out, _ := w.outs.Get().(*bytes.Buffer)
+	if out == nil {
+		out = new(bytes.Buffer)
+	}
+	j := &job{data: w.buf, dict: w.prev, out: out, done: make(chan struct{})}
+	w.prev = w.buf
+	w.buf, _ = w.bufs.Get().([]byte)
+	if w.buf == nil {
+		w.buf = make([]byte, 0, blockSize)
+	}
+	w.blocks++
+	w.sem <- struct{}{}
+	w.queue <- j
+	go w.compress(j)
+	return nil
+}
+
+// Add appends a file read from r until EOF. Its name is stored as given
+// (UTF-8 names get the NAME_IS_UTF attribute); attrs 0 means AttrArchive.
+func (w *Writer) Add(name string, r io.Reader, attrs uint16) error {
+	if w.head != nil || w.closed {
+		return errors.New("cab: Add after Finish or Close")
+	}
+	if name == "" || len(name) > 255 || !utf8.ValidString(name) {
+		return fmt.Errorf("cab: file name %q must be 1..255 bytes of UTF-8", name)
+	}
+	if w.names[name] {
+		return fmt.Errorf("cab: duplicate file name %q", name)
+	}
+	if len(w.files) == maxFiles {
+		return errors.New("cab: too many files (65535)")
+	}
+	if attrs == 0 {
+		attrs = AttrArchive
+	}
+	attrs &^= AttrNameIsUTF
+	for _, c := range []byte(name) {
+		if c >= 0x80 {
+			attrs |= AttrNameIsUTF
+			break
+		}
+	}
+	start := w.total
+	for {
+		if len(w.buf) == blockSize {
+			if err := w.flushBlock(); err != nil {
+				return err
+			}
+		}
+		n, err := r.Read(w.buf[len(w.buf):blockSize])
+		w.buf = w.buf[:len(w.buf)+n]
+		w.total += int64(n)
+		if w.total > maxFolderSize {
+			return fmt.Errorf("cab: file %q: the cabinet's content would exceed %d bytes", name, maxFolderSize)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("cab: read %q: %w", name, err)
+		}
+	}
+	w.names[name] = true
+	w.files = append(w.files, entry{name: name, size: uint32(w.total - start), offset: uint32(start), attrs: attrs})
+	return nil
+}
+
+// dosDateTime converts t as CAB stores it.
+func dosDateTime(t time.Time) (date, tm uint16) {
+	if t.IsZero() || t.Year() < 1980 {
+		return 1<<5 | 1, 0
+	}
+	if t.Year() > 2107 {
+		t = time.Date(2107, 12, 31, 23, 59, 58, 0, time.UTC)
+	}
+	date = uint16((t.Year()-1980)<<9 | int(t.Month())<<5 | t.Day())
+	tm = uint16(t.Hour()<<11 | t.Minute()<<5 | t.Second()/2)
+	return date, tm
+}
+
+// Finish compresses what is left and returns the cabinet's size.
+func (w *Writer) Finish() (int64, error) {
+	if w.closed {
+		return 0, errors.New("cab: Finish after Close")
+	}
+	if w.head == nil {
+		if err := w.flushBlock(); err != nil {
+			return 0, err
+		}
+		close(w.queue)
+		w.wg.Wait()
+		if w.werr != nil {
+			return 0, w.werr
+		}
+		if len(w.files) == 0 {
+			return 0, errors.New("cab: no files")
+		}
+		w.head = w.header()
+	}
+	return int64(len(w.head)) + w.comp, nil
+}
+
+func (w *Writer) header() []byte {
+	var files bytes.Buffer
+	date, tm := dosDateTime(w.opts.ModTime)
+	le := binary.LittleEndian
+	for _, f := range w.files {
+		binary.Write(&files, le, f.size)
+		binary.Write(&files, le, f.offset)
+		binary.Write(&files, le, uint16(0)) // folder 0
+		binary.Write(&files, le, date)
+		binary.Write(&files, le, tm)
+		binary.Write(&files, le, f.attrs)
+		files.WriteString(f.name)
+		files.WriteByte(0)
+	}
+	dataStart := headerSize + folderSize + files.Len()
+	h := make([]byte, headerSize+folderSize, dataStart)
+	copy(h, "MSCF")
+	le.PutUint32(h[8:], uint32(int64(dataStart)+w.comp)) // cbCabinet
+	le.PutUint32(h[16:], headerSize+folderSize)          // coffFiles
+	h[24], h[25] = 3, 1                                  // version 1.3
+	le.PutUint16(h[26:], 1)                              // one folder
+	le.PutUint16(h[28:], uint16(len(w.files)))
+	// flags 0, setID 0, iCabinet 0
+	le.PutUint32(h[36:], uint32(dataStart))
+	le.PutUint16(h[40:], uint16(w.blocks))
+	le.PutUint16(h[42:], compMSZIP)
+	return append(h, files.Bytes()...)
+}
+
+type nopCloser struct{ io.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+// Open returns the finished cabinet's bytes; it may be called many times
+// until Close, and fits msidb.Database.AddStream.
+func (w *Writer) Open() (io.ReadCloser, error) {
+	if _, err := w.Finish(); err != nil {
+		return nil, err
+	}
+	return nopCloser{io.MultiReader(bytes.NewReader(w.head), io.NewSectionReader(w.tmp, 0, w.comp))}, nil
+}
+
+// WriteTo finishes the cabinet and copies it to out.
+func (w *Writer) WriteTo(out io.Writer) (int64, error) {
+	r, err := w.Open()
+	if err != nil {
+		return 0, err
+	}
+	return io.Copy(out, r)
+}
+
+// Close removes the temporary file.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	if w.head == nil {
+		w.flushBlock()
+		close(w.queue)
+		w.wg.Wait()
+	}
+	w.closed = true
+	name := w.tmp.Name()
+	err := w.tmp.Close()
+	if rerr := os.Remove(name); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// checksum is the CFDATA checksum: XOR of little-endian 32-bit words, the
+// trailing bytes packed big-end first.
+func checksum(b []byte, seed uint32) uint32 {
+	s := seed
+	n := len(b) &^ 3
+	for i := 0; i < n; i += 4 {
+		s ^= binary.LittleEndian.Uint32(b[i:])
+	}
+	var t uint32
+	for _, c := range b[n:] {
+		t = t<<8 | uint32(c)
+	}
+	return s ^ t
+}
