@@ -400,6 +400,7 @@ func wineEnv(t *testing.T) (*testenv.Env, *testenv.Wine) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(w.Close) // ends the prefix's processes; wine restarts them on next use
 	return env, w
 }
 

@@ -305,8 +305,8 @@ func TestComponentsFor(t *testing.T) {
 }
 
 func TestNewLayoutUnsupported(t *testing.T) {
-	_, err := NewLayout(linuxOpts(func(o *Options) { o.Type = TypeMSI }), fakeInputs(t, ArchAMD64, false))
+	_, err := NewLayout(linuxOpts(func(o *Options) { o.Type = TypePkg }), fakeInputs(t, ArchAMD64, false))
 	if !IsNotSupported(err) {
-		t.Errorf("msi layout: %v, want not supported", err)
+		t.Errorf("pkg layout: %v, want not supported", err)
 	}
 }
