@@ -303,10 +303,3 @@ func TestComponentsFor(t *testing.T) {
 		}
 	}
 }
-
-func TestNewLayoutUnsupported(t *testing.T) {
-	_, err := NewLayout(linuxOpts(func(o *Options) { o.Type = TypePkg }), fakeInputs(t, ArchAMD64, false))
-	if !IsNotSupported(err) {
-		t.Errorf("pkg layout: %v, want not supported", err)
-	}
-}
