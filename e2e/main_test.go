@@ -241,14 +241,25 @@ func runPkgctl(t *testing.T, outName string, args ...string) runResult {
 // after the filtered environment, which drops FLEETCTL_* and PKGCTL_*.
 func runPkgctlEnv(t *testing.T, extra []string, outName string, args ...string) runResult {
 	t.Helper()
-	r := runResult{OutDir: t.TempDir()}
+	dir := t.TempDir()
+	var out string
 	if outName != "" {
-		r.Outfile = filepath.Join(r.OutDir, outName)
-		args = append(args, "--outfile="+r.Outfile)
+		out = filepath.Join(dir, outName)
+		args = append(args, "--outfile="+out)
 	}
+	r := runIn(t, dir, extra, args...)
+	r.OutDir, r.Outfile = dir, out
+	return r
+}
+
+// runIn runs pkgctl in dir with SOURCE_DATE_EPOCH, a private TMPDIR and HOME, and
+// extra environment variables (NAME=value), then checks what every run must
+// hold: no secret in stdout or stderr, no panic, nothing left in its TMPDIR.
+func runIn(t *testing.T, dir string, extra []string, args ...string) runResult {
+	t.Helper()
 	tmp := t.TempDir()
 	cmd := exec.Command(pkgctlBin, args...)
-	cmd.Dir = r.OutDir
+	cmd.Dir = dir
 	cmd.Env = append(filteredEnv(),
 		fmt.Sprintf("SOURCE_DATE_EPOCH=%d", sourceDateEpoch),
 		"TMPDIR="+tmp,
@@ -258,6 +269,7 @@ func runPkgctlEnv(t *testing.T, extra []string, outName string, args ...string) 
 	cmd.Env = append(cmd.Env, extra...)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
+	r := runResult{OutDir: dir}
 	err := cmd.Run()
 	var ee *exec.ExitError
 	switch {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -62,40 +61,6 @@ func (r *releaseEnv) config(extraBuild string) string {
 
 func (r *releaseEnv) secretsEnv() []string {
 	return []string{"TEAM_A_SECRET=" + r.secretA, "TEAM_B_SECRET=" + r.secretB}
-}
-
-// runIn runs pkgctl in dir with extra environment variables, checking what
-// runPkgctl checks: no secret in the output, no panic, nothing left in TMPDIR.
-func runIn(t *testing.T, dir string, extraEnv []string, args ...string) runResult {
-	t.Helper()
-	tmp := t.TempDir()
-	cmd := exec.Command(pkgctlBin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(filteredEnv(), fmt.Sprintf("SOURCE_DATE_EPOCH=%d", sourceDateEpoch), "TMPDIR="+tmp, "HOME="+tmp,
-		"XDG_CACHE_HOME="+filepath.Join(tmp, "xdg-cache"))
-	cmd.Env = append(cmd.Env, extraEnv...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	r := runResult{OutDir: dir}
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.Code = ee.ExitCode()
-	default:
-		t.Fatalf("run pkgctl: %v", err)
-	}
-	r.Stdout, r.Stderr = so.String(), se.String()
-	assertNoSecrets(t, "stdout", so.Bytes())
-	assertNoSecrets(t, "stderr", se.Bytes())
-	if strings.Contains(r.Stderr, "panic:") || strings.Contains(r.Stderr, "goroutine ") {
-		t.Errorf("pkgctl panicked:\n%s", r.Stderr)
-	}
-	if left := listDir(t, tmp, "xdg-cache"); len(left) > 0 {
-		t.Errorf("pkgctl left %v in its TMPDIR", left)
-	}
-	return r
 }
 
 func releaseDir(t *testing.T, cfg string) string {

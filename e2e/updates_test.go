@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,29 +17,7 @@ import (
 // secret in the output (the passphrases are registered) and on a panic.
 func updatesRun(t *testing.T, env []string, args ...string) runResult {
 	t.Helper()
-	tmp := t.TempDir()
-	cmd := exec.Command(pkgctlBin, append([]string{"updates"}, args...)...)
-	cmd.Dir = tmp
-	cmd.Env = append(append(filteredEnv(), "TMPDIR="+tmp, "HOME="+tmp), env...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	r := runResult{}
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.Code = ee.ExitCode()
-	default:
-		t.Fatalf("run pkgctl updates: %v", err)
-	}
-	r.Stdout, r.Stderr = so.String(), se.String()
-	assertNoSecrets(t, "stdout", so.Bytes())
-	assertNoSecrets(t, "stderr", se.Bytes())
-	if strings.Contains(r.Stderr, "panic:") {
-		t.Errorf("pkgctl panicked:\n%s", r.Stderr)
-	}
-	return r
+	return runIn(t, t.TempDir(), env, append([]string{"updates"}, args...)...)
 }
 
 // passEnv returns FLEET_<ROLE>_PASSPHRASE for every role (registered as secrets) with

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkgctl/pkgctl/internal/iox"
 	"github.com/pkgctl/pkgctl/update"
 )
 
@@ -306,7 +307,7 @@ func writeAtomicThen(path string, write func(io.Writer) error, after func(tmp st
 			os.Remove(tmp)
 		}
 	}()
-	cw := &countingWriter{w: f}
+	cw := &iox.CountingWriter{W: f}
 	if err = write(cw); err != nil {
 		return 0, err
 	}
@@ -318,7 +319,7 @@ func writeAtomicThen(path string, write func(io.Writer) error, after func(tmp st
 		if serr != nil {
 			return 0, fmt.Errorf("write %s: %w", path, serr)
 		}
-		cw.n = st.Size()
+		cw.N = st.Size()
 	}
 	if err = f.Chmod(0o644); err != nil {
 		return 0, fmt.Errorf("write %s: %w", path, err)
@@ -332,18 +333,7 @@ func writeAtomicThen(path string, write func(io.Writer) error, after func(tmp st
 	if err = os.Rename(tmp, path); err != nil {
 		return 0, fmt.Errorf("write %s: %w", path, err)
 	}
-	return cw.n, nil
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return cw.N, nil
 }
 
 // IsNotSupported reports whether err says a feature is not built yet.

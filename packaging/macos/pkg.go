@@ -5,6 +5,8 @@
 package macos
 
 import (
+	"github.com/pkgctl/pkgctl/internal/iox"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -245,7 +247,7 @@ func writeCPIOGzip(ctx context.Context, path string, entries []payloadEntry, mti
 	}()
 	digest := sha1.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, digest), 1<<20)
-	counted := &countingWriter{w: bw}
+	counted := &iox.CountingWriter{W: bw}
 	gz, err := gzip.NewWriterLevel(counted, gzip.DefaultCompression)
 	if err != nil {
 		return nil, sum, err
@@ -284,18 +286,7 @@ func writeCPIOGzip(ctx context.Context, path string, entries []payloadEntry, mti
 	if err := bw.Flush(); err != nil {
 		return nil, sum, err
 	}
-	return recs, fileSum{size: counted.n, sha1: digest.Sum(nil)}, nil
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return recs, fileSum{size: counted.N, sha1: digest.Sum(nil)}, nil
 }
 
 // copyEntry writes a regular file's header and data, returning its size and CRC.

@@ -11,6 +11,8 @@
 package windows
 
 import (
+	"github.com/pkgctl/pkgctl/internal/iox"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -135,25 +137,14 @@ func addToCab(cw *cab.Writer, f cabFile) error {
 		r = src
 	}
 	// A source that changed size since planning would break File.FileSize.
-	n := &countingReader{r: r}
+	n := &iox.CountingReader{R: r}
 	if err := cw.Add(f.Key, n, 0); err != nil {
 		return fmt.Errorf("msi: cabinet: %s: %w", f.Entry.Path, err)
 	}
-	if n.n != f.Size {
-		return fmt.Errorf("msi: %s changed size while packaging (%d, then %d bytes)", f.Entry.Path, f.Size, n.n)
+	if n.N != f.Size {
+		return fmt.Errorf("msi: %s changed size while packaging (%d, then %d bytes)", f.Entry.Path, f.Size, n.N)
 	}
 	return nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // cabFile is one file of the cabinet: its File table key and content.

@@ -20,6 +20,8 @@
 package cfb
 
 import (
+	"github.com/pkgctl/pkgctl/internal/iox"
+
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -241,23 +243,14 @@ func (w *Writer) plan() (*layout, error) {
 	return l, nil
 }
 
-// countingWriter tracks how much was written.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
+// countingWriter tracks how much was written, and pads to an offset.
+type countingWriter struct{ iox.CountingWriter }
 
 var zeros [sectorSize]byte
 
 func (c *countingWriter) pad(to int64) error {
-	for c.n < to {
-		n := to - c.n
+	for c.N < to {
+		n := to - c.N
 		if n > sectorSize {
 			n = sectorSize
 		}
@@ -275,16 +268,16 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cw := &countingWriter{w: out}
+	cw := &countingWriter{iox.CountingWriter{W: out}}
 	if _, err := cw.Write(w.header(l)); err != nil {
-		return cw.n, err
+		return cw.N, err
 	}
 	for _, s := range l.big {
 		if err := copyStream(cw, s); err != nil {
-			return cw.n, err
+			return cw.N, err
 		}
 		if err := cw.pad(sectorOffset(s.start) + sectorsFor(s.size, sectorSize)*sectorSize); err != nil {
-			return cw.n, err
+			return cw.N, err
 		}
 	}
 	// The mini stream: small streams, each padded to 64 bytes.
@@ -294,25 +287,25 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 			continue
 		}
 		if err := copyStream(cw, s); err != nil {
-			return cw.n, err
+			return cw.N, err
 		}
 		if err := cw.pad(base + int64(s.start)*miniSectorSize + sectorsFor(s.size, miniSectorSize)*miniSectorSize); err != nil {
-			return cw.n, err
+			return cw.N, err
 		}
 	}
 	if err := cw.pad(sectorOffset(l.miniFATStart)); err != nil {
-		return cw.n, err
+		return cw.N, err
 	}
 	tables := [][]byte{w.miniFAT(l), w.directory(l), w.fat(l), w.difat(l)}
 	for _, t := range tables {
 		if _, err := cw.Write(t); err != nil {
-			return cw.n, err
+			return cw.N, err
 		}
 	}
-	if cw.n != sectorOffset(l.total) {
-		return cw.n, fmt.Errorf("cfb: internal error: wrote %d bytes, planned %d", cw.n, sectorOffset(l.total))
+	if cw.N != sectorOffset(l.total) {
+		return cw.N, fmt.Errorf("cfb: internal error: wrote %d bytes, planned %d", cw.N, sectorOffset(l.total))
 	}
-	return cw.n, nil
+	return cw.N, nil
 }
 
 func sectorOffset(s uint32) int64 { return int64(s+1) * sectorSize }
