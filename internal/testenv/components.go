@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -67,18 +68,25 @@ func SampleComponents(r *Repo, channel, version string) error {
 	return nil
 }
 
-// SampleComponentsSized is SampleComponents for one Linux platform ("linux" or "linux-arm64")
-// only, with orbit, osqueryd and desktop executables of the given sizes in bytes (for desktop,
-// the size of fleet-desktop inside desktop.tar.gz). Each payload starts with a shell script
-// header that prints what it is and exits, then half compressible text and half random bytes
-// (seeded, deterministic). Used by benchmarks. It does not call Publish.
-func SampleComponentsSized(r *Repo, platform, channel, version string, orbitSize, osquerydSize, desktopSize int) error {
-	if platform != "linux" && platform != "linux-arm64" {
-		return fmt.Errorf("sample components sized: platform %q is not linux or linux-arm64", platform)
+// SampleComponentsSized is SampleComponents for one OS's agent only, with orbit, osqueryd
+// and desktop executables of the given sizes in bytes (for a tarball, the size of the
+// executable inside it). agent is "linux", "linux-arm64", "windows", "windows-arm64", or
+// "macos" (orbit and desktop.app.tar.gz on "macos", osqueryd.app.tar.gz on "macos-app").
+// Each payload starts with a header that prints what it is and exits, then half
+// compressible text and half random bytes (seeded, deterministic). Used by benchmarks. It
+// does not call Publish.
+func SampleComponentsSized(r *Repo, agent, channel, version string, orbitSize, osquerydSize, desktopSize int) error {
+	platforms := map[string][]string{
+		"linux": {"linux"}, "linux-arm64": {"linux-arm64"},
+		"windows": {"windows"}, "windows-arm64": {"windows-arm64"},
+		"macos": {"macos", "macos-app"},
+	}[agent]
+	if platforms == nil {
+		return fmt.Errorf("sample components sized: agent %q is not linux, linux-arm64, windows, windows-arm64 or macos", agent)
 	}
 	sizes := map[string]int{"orbit": orbitSize, "osqueryd": osquerydSize, "desktop": desktopSize}
 	for _, c := range Components {
-		if c.Platform != platform {
+		if !slices.Contains(platforms, c.Platform) {
 			continue
 		}
 		size := sizes[c.Name]

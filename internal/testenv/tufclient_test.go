@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -16,29 +15,6 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 )
-
-// mtlsFetcher is a go-tuf v2 Fetcher that uses its own *http.Client (with a client
-// certificate) instead of http.DefaultClient.
-type mtlsFetcher struct{ client *http.Client }
-
-func (f mtlsFetcher) DownloadFile(url string, maxLength int64, _ time.Duration) ([]byte, error) {
-	resp, err := f.client.Get(url)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, &metadata.ErrDownloadHTTP{StatusCode: resp.StatusCode, URL: url}
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxLength+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
-	}
-	if int64(len(data)) > maxLength {
-		return nil, &metadata.ErrDownloadLengthMismatch{Msg: fmt.Sprintf("%s is longer than %d bytes", url, maxLength)}
-	}
-	return data, nil
-}
 
 // newUpdater returns a go-tuf v2 updater for baseURL that trusts rootJSON and uses client,
 // with a fresh local cache.
@@ -51,7 +27,7 @@ func newUpdater(t *testing.T, baseURL string, rootJSON []byte, client *http.Clie
 	dir := t.TempDir()
 	cfg.LocalMetadataDir = filepath.Join(dir, "metadata")
 	cfg.LocalTargetsDir = filepath.Join(dir, "targets")
-	cfg.Fetcher = mtlsFetcher{client: client}
+	cfg.Fetcher = HTTPFetcher{Client: client}
 	up, err := updater.New(cfg)
 	if err != nil {
 		t.Fatalf("updater.New: %v", err)

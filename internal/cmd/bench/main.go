@@ -495,7 +495,7 @@ func prepareRepo(work string) error {
 	if err := testenv.SampleComponentsSized(repo, platform, channel, version, orbitSize, osquerydSize, desktopSize); err != nil {
 		return err
 	}
-	if err := testenv.SampleComponentsSizedWindows(repo, "windows", channel, version, orbitSize, osquerydSize, desktopSize); err != nil {
+	if err := testenv.SampleComponentsSized(repo, "windows", channel, version, orbitSize, osquerydSize, desktopSize); err != nil {
 		return err
 	}
 	if err := repo.Publish(); err != nil {
@@ -522,7 +522,7 @@ func prepareRepo(work string) error {
 // prepareMacOS adds the macOS agent to repo (and publishes it) and unpacks the
 // executables of its two tarballs beside it, for the pkg floor.
 func prepareMacOS(repo *testenv.Repo, work string) error {
-	if err := testenv.SampleComponentsSizedMacOS(repo, channel, version, orbitSize, osquerydSize, desktopSize); err != nil {
+	if err := testenv.SampleComponentsSized(repo, "macos", channel, version, orbitSize, osquerydSize, desktopSize); err != nil {
 		return err
 	}
 	if err := repo.Publish(); err != nil {
