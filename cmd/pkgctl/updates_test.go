@@ -277,16 +277,6 @@ func buildDeb(t *testing.T, s *tufServer, roots string) (string, updatesRun, int
 	return outfile, updatesRun{Stdout: out.String(), Stderr: errOut.String()}, code
 }
 
-// needDebTool fails (never skips) when a Debian tool is missing, naming its package.
-func needDebTool(t *testing.T, tool, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		t.Fatalf("%s not found: install the Debian package %s (apt-get install -y %s, or run .ci/deps)", tool, pkg, pkg)
-	}
-	return p
-}
-
 // publishSamples writes the linux sample components and runs `updates add` for each, as
 // version with tags, through the command.
 func publishSamples(t *testing.T, path, version string, now time.Time, tags ...string) map[string][]byte {
@@ -321,7 +311,7 @@ func publishSamples(t *testing.T, path, version string, now time.Time, tags ...s
 // HTTPS with client certificates, and builds a .deb from it with `pkgctl package`; dpkg-deb
 // checks that the installer holds the published bytes.
 func TestUpdatesRepositoryBuildsDeb(t *testing.T) {
-	dpkgDeb := needDebTool(t, "dpkg-deb", "dpkg")
+	dpkgDeb := testenv.NeedTool(t, "dpkg-deb", "dpkg")
 	path := filepath.Join(t.TempDir(), "tuf")
 	r := runUpdates(t, envWith(nil), nil, time.Time{}, "init", "--path", path)
 	if r.Err != nil {

@@ -1,6 +1,8 @@
 package windows
 
 import (
+	"github.com/pkgctl/pkgctl/internal/testenv"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -162,9 +164,7 @@ func TestPackageTables(t *testing.T) {
 
 // TestPackageMsitools: msiinfo lists and exports every table.
 func TestPackageMsitools(t *testing.T) {
-	if _, err := exec.LookPath("msiinfo"); err != nil {
-		t.Fatal("msiinfo not found: install the Debian package msitools")
-	}
+	testenv.NeedTool(t, "msiinfo", "msitools")
 	for _, arch := range []string{packaging.ArchAMD64, packaging.ArchARM64} {
 		p := filepath.Join(t.TempDir(), "x.msi")
 		os.WriteFile(p, build(t, testLayout(t, arch, nil)), 0o644)

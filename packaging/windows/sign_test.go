@@ -1,6 +1,8 @@
 package windows
 
 import (
+	"github.com/pkgctl/pkgctl/internal/testenv"
+
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -65,10 +67,7 @@ func TestSignFile(t *testing.T) {
 	if !sig.Certificate.Equal(id.Certificates[0]) {
 		t.Error("signed by another certificate")
 	}
-	osslsigncode, err := exec.LookPath("osslsigncode")
-	if err != nil {
-		t.Fatal("osslsigncode not found: install the Debian package osslsigncode")
-	}
+	osslsigncode := testenv.NeedTool(t, "osslsigncode", "osslsigncode")
 	caFile := filepath.Join(dir, "ca.pem")
 	os.WriteFile(caFile, caPEM, 0o644)
 	if out, err := exec.Command(osslsigncode, "verify", "-CAfile", caFile, "-in", p).CombinedOutput(); err != nil {

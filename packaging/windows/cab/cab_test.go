@@ -1,6 +1,8 @@
 package cab
 
 import (
+	"github.com/pkgctl/pkgctl/internal/testenv"
+
 	"bytes"
 	"fmt"
 	"io"
@@ -13,13 +15,6 @@ import (
 	"testing"
 	"time"
 )
-
-func needTool(t testing.TB, tool, pkg string) {
-	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		t.Fatalf("%s is required (Debian package %s; run .ci/deps)", tool, pkg)
-	}
-}
 
 type testFile struct {
 	name string
@@ -78,7 +73,7 @@ func buildCab(t testing.TB, files []testFile, opts Options) []byte {
 }
 
 func TestGcabListsAndExtracts(t *testing.T) {
-	needTool(t, "gcab", "gcab")
+	testenv.NeedTool(t, "gcab", "gcab")
 	files := testFiles()
 	data := buildCab(t, files, Options{ModTime: testTime})
 	dir := t.TempDir()
@@ -161,7 +156,7 @@ func TestReaderRoundTrip(t *testing.T) {
 // TestCorruptionDetected flips one byte in every region of the data blocks
 // and expects both our reader and gcab to fail.
 func TestCorruptionDetected(t *testing.T) {
-	needTool(t, "gcab", "gcab")
+	testenv.NeedTool(t, "gcab", "gcab")
 	files := testFiles()
 	data := buildCab(t, files, Options{ModTime: testTime})
 	c, _ := Open(bytes.NewReader(data), int64(len(data)))
@@ -199,7 +194,7 @@ func TestReproducible(t *testing.T) {
 }
 
 func TestOnlyEmptyFiles(t *testing.T) {
-	needTool(t, "gcab", "gcab")
+	testenv.NeedTool(t, "gcab", "gcab")
 	data := buildCab(t, []testFile{{"a", nil}, {"b", nil}}, Options{})
 	path := filepath.Join(t.TempDir(), "e.cab")
 	os.WriteFile(path, data, 0o644)
@@ -303,7 +298,7 @@ func BenchmarkWriter50MB(b *testing.B) {
 // TestReadGcabCabinet reads a cabinet gcab made (MSZIP), so the reader is
 // checked against another implementation too.
 func TestReadGcabCabinet(t *testing.T) {
-	needTool(t, "gcab", "gcab")
+	testenv.NeedTool(t, "gcab", "gcab")
 	dir := t.TempDir()
 	files := testFiles()
 	var args []string
@@ -338,7 +333,7 @@ func TestReadGcabCabinet(t *testing.T) {
 // TestBsdtarExtracts has libarchive (which checks CFDATA checksums) extract
 // our cabinet too.
 func TestBsdtarExtracts(t *testing.T) {
-	needTool(t, "bsdtar", "libarchive-tools")
+	testenv.NeedTool(t, "bsdtar", "libarchive-tools")
 	files := testFiles()
 	data := buildCab(t, files, Options{ModTime: testTime})
 	dir := t.TempDir()

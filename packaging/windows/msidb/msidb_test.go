@@ -1,6 +1,8 @@
 package msidb
 
 import (
+	"github.com/pkgctl/pkgctl/internal/testenv"
+
 	"bytes"
 	"fmt"
 	"math/rand"
@@ -14,13 +16,6 @@ import (
 
 	"github.com/pkgctl/pkgctl/packaging/windows/cab"
 )
-
-func needTool(t testing.TB, tool, pkg string) {
-	t.Helper()
-	if _, err := exec.LookPath(tool); err != nil {
-		t.Fatalf("%s is required (Debian package %s; run .ci/deps)", tool, pkg)
-	}
-}
 
 var testTime = time.Date(2024, 1, 2, 3, 4, 6, 0, time.UTC)
 
@@ -152,9 +147,9 @@ func cell(v any) string {
 }
 
 func TestMsitools(t *testing.T) {
-	needTool(t, "msiinfo", "msitools")
-	needTool(t, "msidump", "msitools")
-	needTool(t, "msiextract", "msitools")
+	testenv.NeedTool(t, "msiinfo", "msitools")
+	testenv.NeedTool(t, "msidump", "msitools")
+	testenv.NeedTool(t, "msiextract", "msitools")
 	path := writeTemp(t, buildDB(t, t.TempDir()))
 	files := testPayload()
 	inserted := testRows(files)
@@ -381,7 +376,7 @@ func TestReproducible(t *testing.T) {
 // same column names and types in _Columns, and stream names must be encoded
 // the same way.
 func TestCompareWithWixl(t *testing.T) {
-	needTool(t, "wixl", "wixl")
+	testenv.NeedTool(t, "wixl", "wixl")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("hello"), 0o644)
 	wxs := `<?xml version="1.0" encoding="utf-8"?>
@@ -612,7 +607,7 @@ func TestSummaryCodepage(t *testing.T) {
 // TestLargePool covers long strings (>= 64 KiB, a two-entry pool record) and
 // more than 65535 strings (3-byte string references), checked by msiinfo.
 func TestLargePool(t *testing.T) {
-	needTool(t, "msiinfo", "msitools")
+	testenv.NeedTool(t, "msiinfo", "msitools")
 	db := New(CodepageUTF8)
 	long := strings.Repeat("ü", 40_000) // 80000 bytes of UTF-8
 	rows := []Row{{"Property": "LONG", "Value": long}}
