@@ -117,55 +117,21 @@ func (tr tree) paths() []string {
 // against s's repository served at updateURL.
 func expectedTree(t *testing.T, s *sharedEnv, b buildSpec, updateURL string) tree {
 	t.Helper()
-	tr := tree{}
-	dir := func(p string) { tr[p] = &node{Kind: "dir", Mode: 0o755} }
-	file := func(p string, mode fs.FileMode, data []byte) { tr[p] = &node{Kind: "file", Mode: mode, Data: data} }
-	repoFile := func(targetPath string) []byte {
-		data, err := os.ReadFile(filepath.Join(s.Env.Repo.Dir, "targets", filepath.FromSlash(targetPath)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
+	eb := newTreeBuilder(t, s)
+	tr, dir, file := eb.tr, eb.dir, eb.file
 
-	// The orbit root.
+	// The orbit root; a custom --update-url gets tuf-metadata.json only (orbit ≥ 1.38.0
+	// copies it to updates-metadata.json on first start); no secret.txt on Linux.
 	dir("/opt/orbit")
-	dir("/opt/orbit/staging")
-	file("/opt/orbit/certs.pem", 0o644, templates.CertsPEM())
-	file("/opt/orbit/update.pem", 0o644, s.Env.ServerCA.CertPEM)
-	file("/opt/orbit/update_client.crt", 0o600, s.Env.ClientCertPEM)
-	file("/opt/orbit/update_client.key", 0o600, s.Env.ClientKeyPEM)
-	if b.Full {
-		file("/opt/orbit/osquery.flags", 0o600, s.FlagfileData)
-		file("/opt/orbit/fleet.pem", 0o644, s.FleetCAPEM)
-		file("/opt/orbit/fleet_client.crt", 0o600, s.FleetClientCertPEM)
-		file("/opt/orbit/fleet_client.key", 0o600, s.FleetClientKeyPEM)
-	} else {
-		file("/opt/orbit/osquery.flags", 0o600, []byte{})
-	}
-	// A custom --update-url gets tuf-metadata.json only (orbit ≥ 1.38.0 copies it
-	// to updates-metadata.json on first start); no secret.txt on Linux.
-	tr["/opt/orbit/tuf-metadata.json"] = &node{Kind: "file", Mode: 0o600, Check: tufMetadataCheck(s.Env.Repo.Dir)}
+	eb.orbitRootFiles(b.Full)
 
 	// Components at bin/<target>/<platform>/<channel>/<file>, 0755.
 	plat := b.platform()
-	component := func(name, channel, file string) string {
-		d := path.Join("/opt/orbit/bin", name, plat, channel)
-		for p := d; p != "/opt/orbit"; p = path.Dir(p) {
-			dir(p)
-		}
-		p := path.Join(d, file)
-		tr[p] = &node{Kind: "file", Mode: 0o755, Data: repoFile(testenv.TargetPath(name, plat, channel, file))}
-		return p
-	}
-	orbit := component("orbit", b.orbitChannel(), "orbit")
-	component("osqueryd", testenv.StableChannel, "osqueryd")
+	orbit := eb.component("orbit", plat, b.orbitChannel(), "orbit")
+	eb.component("osqueryd", plat, testenv.StableChannel, "osqueryd")
 	if b.Full {
-		tarball := component("desktop", testenv.StableChannel, "desktop.tar.gz")
 		// fleetctl ships the tarball and what it holds, extracted beside it.
-		for p, n := range untarGz(t, tr[tarball].Data) {
-			tr[path.Join(path.Dir(tarball), p)] = n
-		}
+		eb.unpack(eb.component("desktop", plat, testenv.StableChannel, "desktop.tar.gz"))
 	}
 	tr["/opt/orbit/bin/orbit/orbit"] = &node{Kind: "symlink", Link: orbit}
 	tr["/usr/local/bin/orbit"] = &node{Kind: "symlink", Link: "/opt/orbit/bin/orbit/orbit"}
@@ -583,4 +549,65 @@ func parseMode(s string) (kind string, mode fs.FileMode, err error) {
 		}
 	}
 	return kind, mode, nil
+}
+
+// treeBuilder writes an expected tree for one build against s's repository.
+type treeBuilder struct {
+	t  *testing.T
+	s  *sharedEnv
+	tr tree
+}
+
+func newTreeBuilder(t *testing.T, s *sharedEnv) *treeBuilder {
+	return &treeBuilder{t: t, s: s, tr: tree{}}
+}
+
+func (b *treeBuilder) dir(p string) { b.tr[p] = &node{Kind: "dir", Mode: 0o755} }
+
+func (b *treeBuilder) file(p string, mode fs.FileMode, data []byte) {
+	b.tr[p] = &node{Kind: "file", Mode: mode, Data: data}
+}
+
+// orbitRootFiles adds what every Unix orbit root holds for these builds: the CA
+// bundle, the update server's CA and client pair, the TUF metadata, and with full
+// the flagfile, Fleet CA and Fleet client pair (else an empty flagfile).
+func (b *treeBuilder) orbitRootFiles(full bool) {
+	s := b.s
+	b.dir("/opt/orbit/staging")
+	b.file("/opt/orbit/certs.pem", 0o644, templates.CertsPEM())
+	b.file("/opt/orbit/update.pem", 0o644, s.Env.ServerCA.CertPEM)
+	b.file("/opt/orbit/update_client.crt", 0o600, s.Env.ClientCertPEM)
+	b.file("/opt/orbit/update_client.key", 0o600, s.Env.ClientKeyPEM)
+	b.tr["/opt/orbit/tuf-metadata.json"] = &node{Kind: "file", Mode: 0o600, Check: tufMetadataCheck(s.Env.Repo.Dir)}
+	if full {
+		b.file("/opt/orbit/osquery.flags", 0o600, s.FlagfileData)
+		b.file("/opt/orbit/fleet.pem", 0o644, s.FleetCAPEM)
+		b.file("/opt/orbit/fleet_client.crt", 0o600, s.FleetClientCertPEM)
+		b.file("/opt/orbit/fleet_client.key", 0o600, s.FleetClientKeyPEM)
+	} else {
+		b.file("/opt/orbit/osquery.flags", 0o600, []byte{})
+	}
+}
+
+// component places a TUF target at /opt/orbit/bin/<name>/<platform>/<channel>/<file>
+// (0755, with its directories), with the repository's bytes, and returns its path.
+func (b *treeBuilder) component(name, platform, channel, file string) string {
+	d := path.Join("/opt/orbit/bin", name, platform, channel)
+	for p := d; p != "/opt/orbit"; p = path.Dir(p) {
+		b.dir(p)
+	}
+	data, err := os.ReadFile(filepath.Join(b.s.Env.Repo.Dir, "targets", filepath.FromSlash(testenv.TargetPath(name, platform, channel, file))))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	p := path.Join(d, file)
+	b.tr[p] = &node{Kind: "file", Mode: 0o755, Data: data}
+	return p
+}
+
+// unpack adds what the tarball at p holds beside it, as fleetctl ships it.
+func (b *treeBuilder) unpack(p string) {
+	for rel, n := range untarGz(b.t, b.tr[p].Data) {
+		b.tr[path.Join(path.Dir(p), rel)] = n
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -27,7 +26,6 @@ import (
 
 	"github.com/pkgctl/pkgctl/internal/testenv"
 	"github.com/pkgctl/pkgctl/packaging/macos/bom"
-	"github.com/pkgctl/pkgctl/templates"
 )
 
 // This file states the macOS layout from ../shared/fleetd-compat.md §2.1 on its
@@ -121,53 +119,21 @@ func (b pkgSpec) args(t *testing.T, s *sharedEnv, sg *pkgSigner) []string {
 // paths from "/" and modes; every directory is a payload member.
 func expectedPkgTree(t *testing.T, s *sharedEnv, b pkgSpec) tree {
 	t.Helper()
-	tr := tree{}
-	dir := func(p string) { tr[p] = &node{Kind: "dir", Mode: 0o755} }
-	file := func(p string, mode fs.FileMode, data []byte) { tr[p] = &node{Kind: "file", Mode: mode, Data: data} }
-	repoFile := func(targetPath string) []byte {
-		data, err := os.ReadFile(filepath.Join(s.Env.Repo.Dir, "targets", filepath.FromSlash(targetPath)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
+	eb := newTreeBuilder(t, s)
+	tr, dir, file := eb.tr, eb.dir, eb.file
 	dir("/opt")
 	dir("/opt/orbit")
-	dir("/opt/orbit/staging")
-	file("/opt/orbit/certs.pem", 0o644, templates.CertsPEM())
-	file("/opt/orbit/update.pem", 0o644, s.Env.ServerCA.CertPEM)
-	file("/opt/orbit/update_client.crt", 0o600, s.Env.ClientCertPEM)
-	file("/opt/orbit/update_client.key", 0o600, s.Env.ClientKeyPEM)
-	tr["/opt/orbit/tuf-metadata.json"] = &node{Kind: "file", Mode: 0o600, Check: tufMetadataCheck(s.Env.Repo.Dir)}
+	eb.orbitRootFiles(b.Full)
+	// secret.txt is always written on macOS, empty without --enroll-secret.
 	if b.Full {
 		file("/opt/orbit/secret.txt", 0o600, []byte(trickySecret))
-		file("/opt/orbit/osquery.flags", 0o600, s.FlagfileData)
-		file("/opt/orbit/fleet.pem", 0o644, s.FleetCAPEM)
-		file("/opt/orbit/fleet_client.crt", 0o600, s.FleetClientCertPEM)
-		file("/opt/orbit/fleet_client.key", 0o600, s.FleetClientKeyPEM)
 	} else {
-		// Always written on macOS, empty without --enroll-secret.
 		file("/opt/orbit/secret.txt", 0o600, []byte{})
-		file("/opt/orbit/osquery.flags", 0o600, []byte{})
 	}
-	component := func(name, platform, file string) string {
-		d := path.Join("/opt/orbit/bin", name, platform, "stable")
-		for p := d; p != "/opt/orbit"; p = path.Dir(p) {
-			dir(p)
-		}
-		p := path.Join(d, file)
-		tr[p] = &node{Kind: "file", Mode: 0o755, Data: repoFile(testenv.TargetPath(name, platform, "stable", file))}
-		return p
-	}
-	component("orbit", "macos", "orbit")
-	unpack := func(tarball string) {
-		for p, n := range untarGz(t, tr[tarball].Data) {
-			tr[path.Join(path.Dir(tarball), p)] = n
-		}
-	}
-	unpack(component("osqueryd", "macos-app", "osqueryd.app.tar.gz"))
+	eb.component("orbit", "macos", "stable", "orbit")
+	eb.unpack(eb.component("osqueryd", "macos-app", "stable", "osqueryd.app.tar.gz"))
 	if b.Full {
-		unpack(component("desktop", "macos", "desktop.app.tar.gz"))
+		eb.unpack(eb.component("desktop", "macos", "stable", "desktop.app.tar.gz"))
 	}
 	if !b.NoService {
 		dir("/Library")
