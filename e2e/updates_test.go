@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -172,7 +171,7 @@ func TestUpdatesRepository(t *testing.T) {
 	build(t, newRoot.Stdout)
 
 	// Refusals: nothing may change.
-	before := treeDigest(t, path)
+	before := testenv.TreeHash(t, path)
 	for _, c := range []struct {
 		name string
 		env  []string
@@ -198,7 +197,7 @@ func TestUpdatesRepository(t *testing.T) {
 				t.Errorf("%s: stderr lacks %q:\n%s", c.name, w, r.Stderr)
 			}
 		}
-		if treeDigest(t, path) != before {
+		if testenv.TreeHash(t, path) != before {
 			t.Errorf("%s changed the repository or keys", c.name)
 		}
 	}
@@ -211,32 +210,4 @@ func TestUpdatesRepository(t *testing.T) {
 	if _, err := os.Stat(fresh); err == nil {
 		t.Error("a refused init created its directory")
 	}
-}
-
-// treeDigest lists every file under dir with its mode and content.
-func treeDigest(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %v\n", p, info.Mode())
-		if d.Type().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			b.Write(data)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }

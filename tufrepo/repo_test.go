@@ -2,8 +2,6 @@ package tufrepo
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,35 +142,6 @@ func fetch(t *testing.T, url string, client *http.Client, root []byte, stateDir 
 	}
 	_, data, err := up.DownloadTarget(ti, filepath.Join(t.TempDir(), "dl"), "")
 	return ti, data, up, err
-}
-
-// treeHash hashes every file (name, mode, content) under dir, to prove nothing changed.
-func treeHash(t *testing.T, dir string) string {
-	t.Helper()
-	h := sha256.New()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		fmt.Fprintf(h, "%s %v\n", rel, info.Mode())
-		if d.Type().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			h.Write(data)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func TestInitAddReadByGoTUF(t *testing.T) {
@@ -407,7 +376,7 @@ func TestWrongPassphrase(t *testing.T) {
 	t.Parallel()
 	r, srcs := newTestRepo(t, time.Now())
 	src := srcOf(srcs, "orbit")
-	before := treeHash(t, r.Dir())
+	before := testenv.TreeHash(t, r.Dir())
 	for _, role := range []string{"targets", "snapshot", "timestamp"} {
 		t.Run(role, func(t *testing.T) {
 			p := &passLog{pass: map[string]string{}}
@@ -426,7 +395,7 @@ func TestWrongPassphrase(t *testing.T) {
 			if !slices.Contains(p.asked, role+"(retry)") {
 				t.Errorf("asked %v: no retry for %s", p.asked, role)
 			}
-			if after := treeHash(t, r.Dir()); after != before {
+			if after := testenv.TreeHash(t, r.Dir()); after != before {
 				t.Error("the repository changed")
 			}
 		})
@@ -446,7 +415,7 @@ func TestWrongPassphrase(t *testing.T) {
 		if strings.Contains(err.Error(), "wrong\"") {
 			t.Error("error echoes the passphrase")
 		}
-		if after := treeHash(t, r.Dir()); after != before {
+		if after := testenv.TreeHash(t, r.Dir()); after != before {
 			t.Error("the repository changed")
 		}
 	})
@@ -467,12 +436,12 @@ func TestInitRefused(t *testing.T) {
 	t.Parallel()
 	t.Run("twice", func(t *testing.T) {
 		r, _ := newTestRepo(t, time.Now())
-		before := treeHash(t, r.Dir())
+		before := testenv.TreeHash(t, r.Dir())
 		o, p := opts(time.Now())
 		if _, err := Init(r.Dir(), o); err == nil || !strings.Contains(err.Error(), "already initialized") {
 			t.Fatalf("error %v", err)
 		}
-		if len(p.asked) != 0 || treeHash(t, r.Dir()) != before {
+		if len(p.asked) != 0 || testenv.TreeHash(t, r.Dir()) != before {
 			t.Error("init of an initialized repository asked for passphrases or changed it")
 		}
 	})
@@ -521,7 +490,7 @@ func TestCommitRollback(t *testing.T) {
 	for name, op := range ops {
 		for _, failAt := range []string{"snapshot.json", "timestamp.json"} {
 			t.Run(name+" fails at "+failAt, func(t *testing.T) {
-				before := treeHash(t, r.Dir())
+				before := testenv.TreeHash(t, r.Dir())
 				failBeforeRename = func(dst string) error {
 					if filepath.Base(dst) == failAt {
 						return errors.New("injected failure")
@@ -537,7 +506,7 @@ func TestCommitRollback(t *testing.T) {
 				if err := op(r2); err == nil || !strings.Contains(err.Error(), "injected failure") {
 					t.Fatalf("error %v", err)
 				}
-				if after := treeHash(t, r.Dir()); after != before {
+				if after := testenv.TreeHash(t, r.Dir()); after != before {
 					t.Error("keys or repository changed after a failed commit")
 				}
 			})
@@ -624,12 +593,12 @@ func TestConcurrentCommands(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("timestamp after the lock was released: %v", err)
 	}
-	before := treeHash(t, r.Dir())
+	before := testenv.TreeHash(t, r.Dir())
 	err = first.Timestamp()
 	if err == nil || !strings.Contains(err.Error(), "repository/timestamp.json changed since this command read it") {
 		t.Fatalf("stale timestamp: %v", err)
 	}
-	if treeHash(t, r.Dir()) != before {
+	if testenv.TreeHash(t, r.Dir()) != before {
 		t.Error("a refused command changed the repository")
 	}
 }

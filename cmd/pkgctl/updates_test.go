@@ -432,7 +432,7 @@ func TestUpdatesWrongPassphrase(t *testing.T) {
 	if r := runUpdates(t, envWith(nil), nil, time.Time{}, "init", "--path", path); r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	before := dirDigest(t, path)
+	before := testenv.TreeHash(t, path)
 	target := filepath.Join(t.TempDir(), "orbit")
 	os.WriteFile(target, []byte("#!/bin/sh\n"), 0o755)
 	for _, c := range []struct {
@@ -451,7 +451,7 @@ func TestUpdatesWrongPassphrase(t *testing.T) {
 		} else if strings.Contains(r.Err.Error()+r.Stdout+r.Stderr, wrong) {
 			t.Errorf("%v: the wrong passphrase is echoed", c.args)
 		}
-		if dirDigest(t, path) != before {
+		if testenv.TreeHash(t, path) != before {
 			t.Errorf("%v changed the repository", c.args)
 		}
 	}
@@ -464,7 +464,7 @@ func TestUpdatesWrongPassphrase(t *testing.T) {
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "already initialized") {
 		t.Errorf("init twice: %v", r.Err)
 	}
-	if dirDigest(t, path) != before {
+	if testenv.TreeHash(t, path) != before {
 		t.Error("the repository changed")
 	}
 }
@@ -499,30 +499,6 @@ func TestUpdatesPrompt(t *testing.T) {
 	if strings.Contains(r.Stderr+r.Stdout, "tty-") {
 		t.Error("typed passphrases are echoed")
 	}
-}
-
-// dirDigest lists every file under dir with its content, for before/after comparisons.
-func dirDigest(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		b.WriteString(p + " " + info.Mode().String() + "\n")
-		if info.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			b.Write(data)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }
 
 // TestUpdatesTimestampWarnsOfExpiry: `timestamp` warns when targets and snapshot, which it

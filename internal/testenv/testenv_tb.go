@@ -1,6 +1,11 @@
 package testenv
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,4 +56,37 @@ func NeedTool(t testing.TB, tool, debianPackage string) string {
 	}
 	t.Fatalf("%s not found: install the Debian package %s (apt-get install -y %s, or run .ci/deps)", tool, debianPackage, debianPackage)
 	return ""
+}
+
+// TreeHash hashes every entry under dir (relative path, mode, and a regular
+// file's content), to show that a refused command changed nothing.
+func TreeHash(t testing.TB, dir string) string {
+	t.Helper()
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(h, "%s %v %d\n", rel, info.Mode(), info.Size())
+		if d.Type().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := io.Copy(h, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("hash %s: %v", dir, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
