@@ -312,12 +312,21 @@ func writeAtomicThen(path string, write func(io.Writer) error, after func(tmp st
 		return 0, err
 	}
 	if after != nil {
+		// The step may replace the file (relic's xar signing renames a new one over
+		// it): close ours first and carry on with whatever is at tmp afterwards.
+		if err = f.Close(); err != nil {
+			return 0, fmt.Errorf("write %s: %w", path, err)
+		}
 		if err = after(tmp); err != nil {
 			return 0, err
 		}
-		st, serr := os.Stat(tmp)
+		if f, err = os.OpenFile(tmp, os.O_RDWR, 0); err != nil {
+			return 0, fmt.Errorf("write %s: %w", path, err)
+		}
+		st, serr := f.Stat()
 		if serr != nil {
-			return 0, fmt.Errorf("write %s: %w", path, serr)
+			err = serr
+			return 0, fmt.Errorf("write %s: %w", path, err)
 		}
 		cw.N = st.Size()
 	}

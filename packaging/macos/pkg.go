@@ -122,62 +122,26 @@ func (Packager) SignFile(ctx context.Context, l *packaging.Layout, path string) 
 	if l.Signing == nil {
 		return errors.New("pkg: no signing identity")
 	}
-	signed, err := copySibling(path)
+	if err := xar.Sign(ctx, path, l.Signing.Certificates, l.Signing.Key); err != nil {
+		return fmt.Errorf("sign the package: %w", err)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("sign the package: %w", err)
 	}
-	defer os.Remove(signed)
-	if err := xar.Sign(ctx, signed, l.Signing.Certificates, l.Signing.Key); err != nil {
-		return fmt.Errorf("sign the package: %w", err)
-	}
-	sf, err := os.Open(signed)
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("sign the package: %w", err)
 	}
-	defer sf.Close()
-	st, err := sf.Stat()
-	if err != nil {
-		return fmt.Errorf("sign the package: %w", err)
-	}
-	x, err := xar.Open(sf, st.Size())
+	x, err := xar.Open(f, st.Size())
 	if err != nil {
 		return fmt.Errorf("sign the package: read back: %w", err)
 	}
 	if _, err := x.VerifySignature(nil); err != nil {
 		return fmt.Errorf("sign the package: the signature written does not verify: %w", err)
 	}
-	out, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return fmt.Errorf("sign the package: %w", err)
-	}
-	if _, err := io.Copy(out, io.NewSectionReader(sf, 0, st.Size())); err != nil {
-		out.Close()
-		return fmt.Errorf("sign the package: %w", err)
-	}
-	return out.Close()
-}
-
-// copySibling copies path to a new 0600 file in the same directory.
-func copySibling(path string) (string, error) {
-	in, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	out, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".sign-*")
-	if err != nil {
-		return "", err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(out.Name())
-		return "", err
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(out.Name())
-		return "", err
-	}
-	return out.Name(), nil
+	return nil
 }
 
 // payloadEntry is one member of a cpio archive: name relative to the archive
