@@ -63,6 +63,7 @@ type Fetched struct {
 	meta   []byte
 	comps  map[string]Component  // by TUF target path
 	infos  map[string]TargetInfo // by TUF target path
+	shared *Shared               // compressed once, reused by every build
 }
 
 // TargetInfo is what the TUF targets metadata says of one component.
@@ -99,6 +100,7 @@ func Fetch(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetched, err 
 	if f.work, err = os.MkdirTemp("", "pkgctl-build-"); err != nil {
 		return nil, fmt.Errorf("create work directory: %w", err)
 	}
+	f.shared = newShared(f.work)
 	client, err := openUpdateClient(opts[0], env)
 	if err != nil {
 		return nil, err
@@ -226,7 +228,7 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 		sign = func(tmp string) error { return fsig.SignFile(ctx, l, tmp) }
 	}
 	size, err := writeAtomicThen(out, func(w io.Writer) error {
-		if err := p.Package(ctx, l, w); err != nil {
+		if err := p.Package(WithShared(ctx, f.shared), l, w); err != nil {
 			return err
 		}
 		// An interrupt while the format was writing must not be renamed into place.
