@@ -100,7 +100,7 @@ func Fetch(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetched, err 
 	if f.work, err = os.MkdirTemp("", "pkgctl-build-"); err != nil {
 		return nil, fmt.Errorf("create work directory: %w", err)
 	}
-	f.shared = newShared(f.work)
+	f.shared = NewShared(f.work)
 	client, err := openUpdateClient(opts[0], env)
 	if err != nil {
 		return nil, err

@@ -24,8 +24,8 @@ type sharedVal struct {
 	err  error
 }
 
-// newShared makes the shared store of a fetch whose work directory is work.
-func newShared(work string) *Shared {
+// NewShared makes a shared store whose files go under the directory work.
+func NewShared(work string) *Shared {
 	return &Shared{dir: work, vals: map[string]*sharedVal{}}
 }
 

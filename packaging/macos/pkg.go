@@ -5,13 +5,13 @@
 package macos
 
 import (
-	"github.com/pkgctl/pkgctl/internal/iox"
-	"github.com/pkgctl/pkgctl/internal/strictflate"
-
 	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,10 +19,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/klauspost/compress/flate"
 
+	"github.com/pkgctl/pkgctl/internal/gzseg"
+	"github.com/pkgctl/pkgctl/internal/iox"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/packaging/macos/bom"
 	"github.com/pkgctl/pkgctl/packaging/macos/cpio"
@@ -65,7 +68,7 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 
 	entries := payloadEntries(l)
 	payloadPath := filepath.Join(tmp, "Payload")
-	records, payloadSum, err := writeCPIOGzip(ctx, payloadPath, entries, l.MTime)
+	records, payloadSum, err := writeCPIOGzip(ctx, packaging.SharedFrom(ctx), payloadPath, entries, l.MTime)
 	if err != nil {
 		return fmt.Errorf("pkg: write Payload: %w", err)
 	}
@@ -87,7 +90,7 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 	}
 	if comp.Postinstall {
 		scriptsPath := filepath.Join(tmp, "Scripts")
-		_, sum, err := writeCPIOGzip(ctx, scriptsPath, scriptEntries(l), l.MTime)
+		_, sum, err := writeCPIOGzip(ctx, nil, scriptsPath, scriptEntries(l), l.MTime)
 		if err != nil {
 			return fmt.Errorf("pkg: write Scripts: %w", err)
 		}
@@ -197,10 +200,35 @@ type fileSum struct {
 	sha1 []byte
 }
 
+// payloadLevel is the Payload's deflate level: klauspost's default (5).
+const payloadLevel = flate.DefaultCompression
+
 // writeCPIOGzip writes entries as gzip(cpio odc) to path (0600), streaming each
 // file's data once and computing its size and POSIX cksum CRC on the way, and
 // the archive's own size and SHA-1.
-func writeCPIOGzip(ctx context.Context, path string, entries []payloadEntry, mtime time.Time) (recs []record, sum fileSum, err error) {
+//
+// The archive starts with what every build of a fetch has in common: the
+// directories and the component files (Source set), in entry order. That
+// prefix is compressed once per fetch (through shared, which may be nil) and
+// its state kept: the gzip CRC and dictionary, the SHA-1 state, the cpio
+// inode. Each build copies it and carries on with its own files (Data: secret,
+// certificates, settings). A build alone takes the same path, so its bytes are
+// the same as in a matrix.
+func writeCPIOGzip(ctx context.Context, shared *packaging.Shared, path string, entries []payloadEntry, mtime time.Time) (recs []record, sum fileSum, err error) {
+	common, own := splitCommon(entries)
+	key, err := prefixKey(common, mtime)
+	if err != nil {
+		return nil, sum, err
+	}
+	v, cleanup, err := shared.Do(key, func(dir string) (any, error) {
+		return writePrefix(ctx, filepath.Join(dir, "prefix.gz"), common, mtime)
+	})
+	if err != nil {
+		return nil, sum, err
+	}
+	defer cleanup()
+	pre := v.(*payloadPrefix)
+
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, sum, err
@@ -210,33 +238,24 @@ func writeCPIOGzip(ctx context.Context, path string, entries []payloadEntry, mti
 			err = cerr
 		}
 	}()
+	if err := copyFileTo(f, pre.path); err != nil {
+		return nil, sum, fmt.Errorf("copy the shared payload prefix: %w", err)
+	}
 	digest := sha1.New()
+	if err := digest.(encoding.BinaryUnmarshaler).UnmarshalBinary(pre.sha1State); err != nil {
+		return nil, sum, err
+	}
 	bw := bufio.NewWriterSize(io.MultiWriter(f, digest), 1<<20)
 	counted := &iox.CountingWriter{W: bw}
-	// Complete Huffman codes only, as in every deflate stream we write.
-	gz := strictflate.NewGzipWriter(counted, flate.DefaultCompression, mtime)
-	cw := cpio.NewWriter(gz)
-	buf := make([]byte, 256<<10)
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return nil, sum, err
-		}
-		r := record{payloadEntry: e}
-		r.Data = nil // keep no copy of the content beyond the Layout's
-		h := &cpio.Header{Name: e.Name, Mode: e.Mode, UID: e.UID, GID: e.GID, ModTime: mtime}
-		if !e.Mode.IsRegular() {
-			if err := cw.WriteHeader(h); err != nil {
-				return nil, sum, err
-			}
-			recs = append(recs, r)
-			continue
-		}
-		n, crc, err := copyEntry(cw, h, e, buf)
-		if err != nil {
-			return nil, sum, fmt.Errorf("%s: %w", e.Name, err)
-		}
-		r.Size, r.CRC = n, crc
-		recs = append(recs, r)
+	gz, err := gzseg.Resume(counted, pre.gz)
+	if err != nil {
+		return nil, sum, err
+	}
+	cw := cpio.ResumeWriter(gz, pre.ino)
+	ownRecs, err := writeEntries(ctx, cw, own, mtime)
+	if err != nil {
+		gz.Close()
+		return nil, sum, err
 	}
 	if err := cw.Close(); err != nil {
 		return nil, sum, err
@@ -247,7 +266,131 @@ func writeCPIOGzip(ctx context.Context, path string, entries []payloadEntry, mti
 	if err := bw.Flush(); err != nil {
 		return nil, sum, err
 	}
-	return recs, fileSum{size: counted.N, sha1: digest.Sum(nil)}, nil
+	recs = append(slices.Clone(pre.recs), ownRecs...)
+	return recs, fileSum{size: pre.gz.Out + counted.N, sha1: digest.Sum(nil)}, nil
+}
+
+// splitCommon puts the directories and the component files (the same in every
+// build of a fetch) before the files a build writes itself, each group in
+// entry order: every directory still comes before what it holds.
+func splitCommon(entries []payloadEntry) (common, own []payloadEntry) {
+	var files []payloadEntry
+	for _, e := range entries {
+		switch {
+		case !e.Mode.IsRegular():
+			common = append(common, e)
+		case e.Source != "":
+			files = append(files, e)
+		default:
+			own = append(own, e)
+		}
+	}
+	return append(common, files...), own
+}
+
+// payloadPrefix is the compressed common part of a Payload.
+type payloadPrefix struct {
+	path      string
+	gz        gzseg.State
+	sha1State []byte
+	ino       int64
+	recs      []record
+}
+
+// prefixKey names what the prefix's bytes depend on: the entries' headers and
+// their source files' identity.
+func prefixKey(common []payloadEntry, mtime time.Time) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "payload prefix v1\x00%d\x00%d\x00", payloadLevel, mtime.Unix())
+	for _, e := range common {
+		fmt.Fprintf(h, "%q %o %d %d %q", e.Name, uint32(e.Mode), e.UID, e.GID, e.Source)
+		if e.Source != "" {
+			st, err := os.Stat(e.Source)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, " %d %d", st.Size(), st.ModTime().UnixNano())
+		}
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writePrefix compresses the gzip header and the common entries to path and
+// keeps the states the builds resume from.
+func writePrefix(ctx context.Context, path string, common []payloadEntry, mtime time.Time) (_ *payloadPrefix, err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	digest := sha1.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, digest), 1<<20)
+	gz, err := gzseg.NewWriter(bw, payloadLevel, mtime)
+	if err != nil {
+		return nil, err
+	}
+	cw := cpio.NewWriter(gz)
+	recs, err := writeEntries(ctx, cw, common, mtime)
+	if err != nil {
+		gz.Close()
+		return nil, err
+	}
+	st, err := gz.Checkpoint()
+	if err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	state, err := digest.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return &payloadPrefix{path: path, gz: st, sha1State: state, ino: cw.Inode(), recs: recs}, nil
+}
+
+// writeEntries writes entries' headers and data to cw and returns their records.
+func writeEntries(ctx context.Context, cw *cpio.Writer, entries []payloadEntry, mtime time.Time) ([]record, error) {
+	var recs []record
+	buf := make([]byte, 256<<10)
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r := record{payloadEntry: e}
+		r.Data = nil // keep no copy of the content beyond the Layout's
+		h := &cpio.Header{Name: e.Name, Mode: e.Mode, UID: e.UID, GID: e.GID, ModTime: mtime}
+		if !e.Mode.IsRegular() {
+			if err := cw.WriteHeader(h); err != nil {
+				return nil, err
+			}
+			recs = append(recs, r)
+			continue
+		}
+		n, crc, err := copyEntry(cw, h, e, buf)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Name, err)
+		}
+		r.Size, r.CRC = n, crc
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+// copyFileTo appends the file at src to f (in the kernel where it can).
+func copyFileTo(f *os.File, src string) error {
+	s, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	_, err = io.Copy(f, s)
+	return err
 }
 
 // copyEntry writes a regular file's header and data, returning its size and CRC.
