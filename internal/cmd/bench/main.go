@@ -65,6 +65,7 @@ func main() {
 	flag.StringVar(&teams, "teams", "1,10,50", "team matrix sizes, comma-separated (empty: none)")
 	flag.StringVar(&formats, "formats", strings.Join(formatNames(), ","), "formats to measure, comma-separated")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory")
+	flag.BoolVar(&rebuildAgent, "rebuild-agent", false, "build the agent's Go programs again (else built once, in the user cache directory)")
 	prepare := flag.String("prepare", "", "internal: write the agent and repository to this directory and exit")
 	flag.StringVar(&floorName, "floor", "", "internal: compress the files given as arguments with this floor and print the size")
 	flag.Parse()
@@ -155,7 +156,11 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	if err := runQuiet(exec.Command(self, "-prepare", b.work)); err != nil {
+	prep := exec.Command(self, "-prepare", b.work)
+	if rebuildAgent {
+		prep.Args = append(prep.Args[:1], append([]string{"-rebuild-agent"}, prep.Args[1:]...)...)
+	}
+	if err := runQuiet(prep); err != nil {
 		return fmt.Errorf("prepare repository: %w", err)
 	}
 	if b.srv, err = newServer(b.work); err != nil {
