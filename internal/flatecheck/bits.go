@@ -12,6 +12,8 @@ var errTruncated = errors.New("stream ends inside a block")
 // beyond what peek needed; pos counts the bits consumed.
 type bitReader struct {
 	r   io.ByteReader
+	src []byte // when set (r nil), the stream in memory: read without calls
+	off int    // next byte of src
 	buf uint64
 	n   uint  // valid bits in buf
 	pos int64 // bits consumed from the stream
@@ -20,6 +22,21 @@ type bitReader struct {
 
 // fill tops buf up to at least want bits, or as many as the stream has.
 func (b *bitReader) fill(want uint) error {
+	if b.r == nil {
+		if b.n >= want {
+			return nil
+		}
+		for b.n <= 56 { // eagerly: the stream is in memory
+			if b.off == len(b.src) {
+				b.eof = true
+				return nil
+			}
+			b.buf |= uint64(b.src[b.off]) << b.n
+			b.off++
+			b.n += 8
+		}
+		return nil
+	}
 	for b.n < want && !b.eof {
 		c, err := b.r.ReadByte()
 		if err == io.EOF {
