@@ -229,6 +229,9 @@ func (p *parser) header(b *block) error {
 
 // data decodes symbols up to the end of block.
 func (p *parser) data(b *block, lit, dist *code) error {
+	if !p.keep && p.br.r == nil {
+		return p.dataFast(b, lit, dist)
+	}
 	for {
 		sym, err := lit.decode(&p.br)
 		if err != nil {
