@@ -7,7 +7,7 @@ import (
 
 const (
 	maxCodeBits = 15
-	fastBits    = 9
+	fastBits    = 12
 	numLitLen   = 286 // symbols a block may give lengths for (zlib refuses more)
 	numDist     = 30
 	numCodeLen  = 19
