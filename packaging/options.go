@@ -99,7 +99,7 @@ type Options struct {
 	WindowsSignCertificate string // --windows-sign-certificate (path)
 	WindowsSignKey         string // --windows-sign-key (path)
 
-	// ArchSet records that --arch was given explicitly (fleetctl refuses it for pkg).
+	// ArchSet records that --arch was given explicitly.
 	ArchSet bool
 	// HostOS is the OS the build runs on (runtime.GOOS); fleetctl's host checks use it.
 	HostOS string

@@ -113,9 +113,7 @@ func (o *Options) Validate() (warnings []string, err error) {
 
 	// fleetctl's host checks (#9-#11) exist because it shells out to native tools;
 	// pkgctl builds every format in Go on any OS, so they become notices.
-	if o.NativeTooling {
-		warn("--native-tooling has no effect: pkgctl always builds natively, in Go, on any OS")
-	}
+	// --native-tooling keeps its one visible effect: the output goes under build/.
 	if o.LocalWixDir != "" {
 		warn("--local-wix-dir has no effect: pkgctl builds MSI packages without WiX")
 	}
@@ -155,12 +153,15 @@ func (o *Options) Validate() (warnings []string, err error) {
 		if st, err := os.Stat(o.CustomOutfile); err == nil && st.IsDir() {
 			return nil, flagErr("outfile", "--outfile %s is a directory", o.CustomOutfile)
 		}
-		if st, err := os.Stat(filepath.Dir(o.CustomOutfile)); err != nil || !st.IsDir() {
+		// With --native-tooling the file goes under build/, created by the build.
+		if st, err := os.Stat(filepath.Dir(o.CustomOutfile)); !o.NativeTooling && (err != nil || !st.IsDir()) {
 			return nil, flagErr("outfile", "--outfile %s: directory %s does not exist", o.CustomOutfile, filepath.Dir(o.CustomOutfile))
 		}
 	}
 
-	if o.Type == TypePkg && o.ArchSet {
+	// fleetctl refuses any --arch but its default for pkg (the pkg is
+	// universal), so --arch=amd64 passes, as it does in scripts looping over types.
+	if o.Type == TypePkg && o.Arch != ArchAMD64 {
 		return nil, flagErr("arch", "can't use '--arch' with '--type %s'", o.Type)
 	}
 	if o.Arch != ArchAMD64 && o.Arch != ArchARM64 {
