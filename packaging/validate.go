@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -192,6 +193,10 @@ func (o *Options) Validate() (warnings []string, err error) {
 		}
 	}
 
+	if _, err := o.CPUQuotaPercent(); err != nil {
+		return nil, err
+	}
+
 	// pkgctl's own checks.
 	if o.OrbitUpdateInterval <= 0 {
 		return nil, flagErr("update-interval", "--update-interval must be positive, got %s", o.OrbitUpdateInterval)
@@ -277,7 +282,25 @@ func (o *Options) noEffectWarnings() []string {
 	add(isPkg && o.DisableSetupExperience, "disable-setup-experience", "deb, rpm, pkg.tar.zst and msi")
 	add(o.Type == TypeMSI && !o.StartService, "service=false", "pkg, deb, rpm and pkg.tar.zst")
 	add(o.Type != TypeMSI && o.WindowsSignCertificate != "", "windows-sign-certificate", "msi")
+	q, _ := o.CPUQuotaPercent()
+	add(!isLinux && q != defaultCPUQuotaPercent, "cpu-quota", "deb, rpm and pkg.tar.zst: the systemd unit")
 	return out
+}
+
+const defaultCPUQuotaPercent = 20
+
+// CPUQuotaPercent is --cpu-quota as a whole percentage of one CPU: "20" or
+// "20%", positive (systemd's CPUQuota takes more than 100% for several CPUs).
+func (o *Options) CPUQuotaPercent() (int, error) {
+	s := strings.TrimSuffix(o.CPUQuota, "%")
+	if s == "" {
+		s = DefaultCPUQuota
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n <= 0 {
+		return 0, flagErr("cpu-quota", "--cpu-quota %q must be a positive whole percentage of one CPU, such as 20 or 20%% (more than 100 for several CPUs)", o.CPUQuota)
+	}
+	return int(n), nil
 }
 
 // checkClientPair loads a TLS client certificate and key the way fleetctl does and

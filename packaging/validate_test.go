@@ -141,6 +141,14 @@ func TestValidate(t *testing.T) {
 		{"notarize on rpm warns", func(o *Options) { o.Type = TypeRPM; o.Notarize = true }, "", "", "--notarize has no effect for --type=rpm"},
 		{"identifier on deb warns", func(o *Options) { o.Identifier = "com.example" }, "", "", "--identifier has no effect"},
 		{"keystore on deb warns", func(o *Options) { o.DisableKeystore = true }, "", "", "--disable-keystore has no effect"},
+		{"cpu quota percent", func(o *Options) { o.CPUQuota = "35%" }, "", "", ""},
+		{"cpu quota above one CPU", func(o *Options) { o.CPUQuota = "250" }, "", "", ""},
+		{"cpu quota zero", func(o *Options) { o.CPUQuota = "0" }, "cpu-quota", `--cpu-quota "0" must be a positive whole percentage`, ""},
+		{"cpu quota negative", func(o *Options) { o.CPUQuota = "-5%" }, "cpu-quota", "must be a positive whole percentage", ""},
+		{"cpu quota fraction", func(o *Options) { o.CPUQuota = "12.5%" }, "cpu-quota", "must be a positive whole percentage", ""},
+		{"cpu quota text", func(o *Options) { o.CPUQuota = "half" }, "cpu-quota", "must be a positive whole percentage", ""},
+		{"cpu quota on pkg warns", func(o *Options) { o.Type = TypePkg; o.CPUQuota = "50" }, "", "", "--cpu-quota has no effect for --type=pkg"},
+		{"cpu quota on msi warns", func(o *Options) { o.Type = TypeMSI; o.CPUQuota = "50%" }, "", "", "--cpu-quota has no effect for --type=msi"},
 		{"native tooling", func(o *Options) { o.NativeTooling = true }, "", "", ""},
 		{"native tooling outfile dir made by the build", func(o *Options) {
 			o.NativeTooling = true
