@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,9 +114,7 @@ func (o *Options) Validate() (warnings []string, err error) {
 
 	// fleetctl's host checks (#9-#11) exist because it shells out to native tools;
 	// pkgctl builds every format in Go on any OS, so they become notices.
-	if o.NativeTooling {
-		warn("--native-tooling has no effect: pkgctl always builds natively, in Go, on any OS")
-	}
+	// --native-tooling keeps its one visible effect: the output goes under build/.
 	if o.LocalWixDir != "" {
 		warn("--local-wix-dir has no effect: pkgctl builds MSI packages without WiX")
 	}
@@ -155,12 +154,15 @@ func (o *Options) Validate() (warnings []string, err error) {
 		if st, err := os.Stat(o.CustomOutfile); err == nil && st.IsDir() {
 			return nil, flagErr("outfile", "--outfile %s is a directory", o.CustomOutfile)
 		}
-		if st, err := os.Stat(filepath.Dir(o.CustomOutfile)); err != nil || !st.IsDir() {
+		// With --native-tooling the file goes under build/, created by the build.
+		if st, err := os.Stat(filepath.Dir(o.CustomOutfile)); !o.NativeTooling && (err != nil || !st.IsDir()) {
 			return nil, flagErr("outfile", "--outfile %s: directory %s does not exist", o.CustomOutfile, filepath.Dir(o.CustomOutfile))
 		}
 	}
 
-	if o.Type == TypePkg && o.ArchSet {
+	// fleetctl refuses any --arch but its default for pkg (the pkg is
+	// universal), so --arch=amd64 passes, as it does in scripts looping over types.
+	if o.Type == TypePkg && o.Arch != ArchAMD64 {
 		return nil, flagErr("arch", "can't use '--arch' with '--type %s'", o.Type)
 	}
 	if o.Arch != ArchAMD64 && o.Arch != ArchARM64 {
@@ -189,6 +191,10 @@ func (o *Options) Validate() (warnings []string, err error) {
 		if _, err := os.Stat(o.MacOSDevIDPEM); err != nil {
 			return nil, &FlagError{Flag: "macos-devid-pem", Msg: fmt.Sprintf("read --macos-devid-pem %s", o.MacOSDevIDPEM), Err: errors.Unwrap(err)}
 		}
+	}
+
+	if _, err := o.CPUQuotaPercent(); err != nil {
+		return nil, err
 	}
 
 	// pkgctl's own checks.
@@ -276,7 +282,25 @@ func (o *Options) noEffectWarnings() []string {
 	add(isPkg && o.DisableSetupExperience, "disable-setup-experience", "deb, rpm, pkg.tar.zst and msi")
 	add(o.Type == TypeMSI && !o.StartService, "service=false", "pkg, deb, rpm and pkg.tar.zst")
 	add(o.Type != TypeMSI && o.WindowsSignCertificate != "", "windows-sign-certificate", "msi")
+	q, _ := o.CPUQuotaPercent()
+	add(!isLinux && q != defaultCPUQuotaPercent, "cpu-quota", "deb, rpm and pkg.tar.zst: the systemd unit")
 	return out
+}
+
+const defaultCPUQuotaPercent = 20
+
+// CPUQuotaPercent is --cpu-quota as a whole percentage of one CPU: "20" or
+// "20%", positive (systemd's CPUQuota takes more than 100% for several CPUs).
+func (o *Options) CPUQuotaPercent() (int, error) {
+	s := strings.TrimSuffix(o.CPUQuota, "%")
+	if s == "" {
+		s = DefaultCPUQuota
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n <= 0 {
+		return 0, flagErr("cpu-quota", "--cpu-quota %q must be a positive whole percentage of one CPU, such as 20 or 20%% (more than 100 for several CPUs)", o.CPUQuota)
+	}
+	return int(n), nil
 }
 
 // checkClientPair loads a TLS client certificate and key the way fleetctl does and
