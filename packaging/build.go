@@ -17,8 +17,8 @@ import (
 
 // BuildEnv is what a build needs from its surroundings.
 type BuildEnv struct {
-	// Progress receives download progress; nil when stderr is not a terminal.
-	Progress io.Writer
+	// Progress is told about downloads (bars on a terminal, lines in a log); nil for none.
+	Progress update.Progress
 	// Logf prints --verbose details; nil for none.
 	Logf func(format string, args ...any)
 	// Warnf prints a warning during the build (a CloudFront fallback); nil means Logf.

@@ -55,7 +55,7 @@ func newCmdUpdates(opts *UpdatesOptions, runF func(sub string, o *UpdatesOptions
 			"FLEET_TARGETS_PASSPHRASE, FLEET_SNAPSHOT_PASSPHRASE and FLEET_TIMESTAMP_PASSPHRASE, or a terminal prompt.",
 		Args: cobra.NoArgs,
 	}
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	run := func(sub string, f func(*UpdatesOptions) error) func(*cobra.Command, []string) error {
 		return func(c *cobra.Command, args []string) error {
 			if runF != nil {
@@ -69,7 +69,7 @@ func newCmdUpdates(opts *UpdatesOptions, runF func(sub string, o *UpdatesOptions
 		c := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs, RunE: run(name, f)}
 		c.Flags().SortFlags = false
 		c.Flags().StringVar(&opts.Path, "path", ".", "Path to local repository")
-		c.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+		c.SetFlagErrorFunc(flagError)
 		cmd.AddCommand(c)
 		return c
 	}
