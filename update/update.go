@@ -98,6 +98,8 @@ type Client struct {
 	serverCAFile  string
 	clientCert    string
 
+	rootsMissing bool // a custom server without --update-roots: Fleet's root is trusted
+
 	cacheDir string // "" = no cache
 	tmpDir   string // private, removed by Close
 	progress Progress
@@ -176,6 +178,7 @@ func New(opts Options) (*Client, error) {
 	c.root = opts.RootJSON
 	if len(bytes.TrimSpace(c.root)) == 0 {
 		c.root = DefaultRootJSON
+		c.rootsMissing = c.url != DefaultURL
 	}
 	if _, err := trustedmetadata.New(c.root); err != nil {
 		return nil, fmt.Errorf("invalid --update-roots: not a self-signed TUF root metadata document: %w", err)

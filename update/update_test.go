@@ -825,3 +825,25 @@ func TestConcurrentFetch(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomURLWithoutRoots: a custom --update-url without --update-roots is
+// checked against Fleet's root. The error says the roots are missing and how to
+// get them, and does not blame the repository's maintainers.
+func TestCustomURLWithoutRoots(t *testing.T) {
+	e := testenv.NewTB(t)
+	opts := envOptions(e)
+	opts.RootJSON = nil
+	c := newClient(t, opts)
+	err := c.Refresh(context.Background())
+	if err == nil {
+		t.Fatal("refresh with Fleet's root against a custom repository succeeded")
+	}
+	for _, want := range []string{"--update-roots is missing", "pkgctl updates roots --path"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "maintainers") {
+		t.Errorf("error blames the maintainers: %v", err)
+	}
+}

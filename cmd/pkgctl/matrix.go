@@ -103,8 +103,12 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	warned := newWarningSet()
 	for _, b := range builds {
 		o := b.Options
-		o.WithDefaults()
-		warnings, err := o.Validate()
+		warnings, err := o.Prepare()
+		if err == nil {
+			var more []string
+			more, err = o.WithDefaults().Validate()
+			warnings = append(warnings, more...)
+		}
 		if err != nil {
 			where := ""
 			if b.Line > 0 {

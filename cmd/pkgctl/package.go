@@ -211,8 +211,12 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 		return releaseRun(cmd, opts, cfg)
 	}
 	o := &opts.Options
-	o.WithDefaults()
-	warnings, err := o.Validate()
+	warnings, err := o.Prepare()
+	if err == nil {
+		var more []string
+		more, err = o.WithDefaults().Validate()
+		warnings = append(warnings, more...)
+	}
 	if err != nil {
 		var fe *packaging.FlagError
 		if errors.As(err, &fe) {
