@@ -60,6 +60,11 @@ func (o *Options) Validate() (warnings []string, err error) {
 	if (o.EnrollSecret == "") != (o.FleetURL == "") {
 		return nil, flagErr("enroll-secret", "--enroll-secret and --fleet-url must be provided together")
 	}
+	if o.FleetURL != "" && !hasControl(o.FleetURL) { // control characters get their own message below
+		if u, err := parseURL(o.FleetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, flagErr("fleet-url", "--fleet-url %q is not a URL orbit can use: give https://host[:port] (e.g. https://fleet.example.com:8080)", o.FleetURL)
+		}
+	}
 	if o.Insecure && o.FleetCertificate != "" {
 		return nil, flagErr("insecure", "--insecure and --fleet-certificate may not be provided together")
 	}
@@ -203,7 +208,10 @@ func (o *Options) Validate() (warnings []string, err error) {
 	}
 	if o.UpdateRoots != "" {
 		if err := checkRoots(o.UpdateRoots); err != nil {
-			return nil, &FlagError{Flag: "update-roots", Msg: "--update-roots is not valid TUF root metadata (the output of `fleetctl updates roots`)", Err: err}
+			if st, serr := os.Stat(o.UpdateRoots); serr == nil && st.Mode().IsRegular() {
+				return nil, flagErr("update-roots", "--update-roots takes the root metadata JSON itself, and %s is a file: pass --update-roots @%s, or --update-roots \"$(cat %s)\"", o.UpdateRoots, o.UpdateRoots, o.UpdateRoots)
+			}
+			return nil, &FlagError{Flag: "update-roots", Msg: "--update-roots is not valid TUF root metadata (the output of `pkgctl updates roots` or `fleetctl updates roots`)", Err: err}
 		}
 	}
 	if err := checkUpdateURL(o.UpdateURL); err != nil {
@@ -215,7 +223,7 @@ func (o *Options) Validate() (warnings []string, err error) {
 	}
 	warnings = append(warnings, w...)
 	if o.UpdateRoots == "" && strings.TrimRight(o.UpdateURL, "/") != FleetUpdateURL {
-		warn("--update-url %s is not Fleet's update server but --update-roots is empty: Fleet's root will be trusted, which a custom TUF server's metadata will not match (pass --update-roots \"$(fleetctl updates roots)\")", o.UpdateURL)
+		warn("--update-url %s is not Fleet's update server but --update-roots is empty: Fleet's root will be trusted, which a custom TUF server's metadata will not match (pass --update-roots \"$(pkgctl updates roots --path REPO)\")", o.UpdateURL)
 	}
 	if o.OsqueryFlagfile != "" {
 		if _, err := os.ReadFile(o.OsqueryFlagfile); err != nil {
