@@ -15,6 +15,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/pkgctl/pkgctl/cloudfront"
+	"github.com/pkgctl/pkgctl/internal/flagfile"
+	"github.com/pkgctl/pkgctl/internal/safetext"
 )
 
 // ExpiryWarningWindow is how close to expiry a certificate gets a warning.
@@ -226,7 +228,7 @@ func (o *Options) Validate() (warnings []string, err error) {
 		warn("--update-url %s is not Fleet's update server but --update-roots is empty: Fleet's root will be trusted, which a custom TUF server's metadata will not match (pass --update-roots \"$(pkgctl updates roots --path REPO)\")", o.UpdateURL)
 	}
 	if o.OsqueryFlagfile != "" {
-		if _, err := os.ReadFile(o.OsqueryFlagfile); err != nil {
+		if _, err := flagfile.Read(o.OsqueryFlagfile, flagfile.MaxSize); err != nil {
 			return nil, &FlagError{Flag: "osquery-flagfile", Msg: fmt.Sprintf("read --osquery-flagfile %s", o.OsqueryFlagfile), Err: errors.Unwrap(err)}
 		}
 	}
@@ -314,11 +316,11 @@ func (o *Options) CPUQuotaPercent() (int, error) {
 // checkClientPair loads a TLS client certificate and key the way fleetctl does and
 // checks that the certificate is PEM, matches the key and is within its validity.
 func (o *Options) checkClientPair(what, certFlag, keyFlag, certPath, keyPath string) ([]string, error) {
-	certPEM, err := os.ReadFile(certPath)
+	certPEM, err := flagfile.Read(certPath, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: certFlag, Msg: fmt.Sprintf("read --%s %s", certFlag, certPath), Err: errors.Unwrap(err)}
 	}
-	keyPEM, err := os.ReadFile(keyPath)
+	keyPEM, err := flagfile.Read(keyPath, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: keyFlag, Msg: fmt.Sprintf("read --%s %s", keyFlag, keyPath), Err: errors.Unwrap(err)}
 	}
@@ -338,7 +340,7 @@ func (o *Options) checkClientPair(what, certFlag, keyFlag, certPath, keyPath str
 
 // checkCAFile checks a CA bundle: readable, PEM, and not wholly expired.
 func (o *Options) checkCAFile(flag, fleetMsg, path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := flagfile.Read(path, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: flag, Msg: fmt.Sprintf("%s %q", fleetMsg, path), Err: errors.Unwrap(err)}
 	}
@@ -382,7 +384,9 @@ func (o *Options) checkValidity(flag, path string, certs []*x509.Certificate, le
 }
 
 // parseCertsPEM returns every certificate in a PEM bundle; the error is
-// fleetctl's "invalid PEM file" when there is none.
+// fleetctl's "invalid PEM file" when there is none. Certificate files are
+// installed world-readable, so any other PEM block is an error: a private key
+// there would be published to every local user.
 func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for rest := data; ; {
@@ -391,8 +395,11 @@ func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 		if block == nil {
 			break
 		}
+		if strings.Contains(block.Type, "PRIVATE KEY") {
+			return nil, errors.New("the file also holds a private key, and certificate files are installed readable by every user: give the certificates alone (the key goes in its own --*-key flag)")
+		}
 		if block.Type != "CERTIFICATE" {
-			continue
+			return nil, fmt.Errorf("unexpected PEM block %s: only CERTIFICATE blocks are allowed", safetext.Quote(block.Type))
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
