@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"io/fs"
 	"os"
@@ -28,7 +29,7 @@ func installerStamps(t *testing.T, dir string) map[string]string {
 			return nil
 		}
 		switch filepath.Ext(p) {
-		case ".msi", ".pkg", ".deb":
+		case ".msi", ".pkg", ".deb", ".rpm":
 			if fi, err := d.Info(); err == nil {
 				m[p] = strconv.FormatInt(fi.Size(), 10) + " " + fi.ModTime().Format(time.RFC3339Nano)
 			}
@@ -41,7 +42,8 @@ func installerStamps(t *testing.T, dir string) map[string]string {
 // checkNewInstallers holds every installer a run wrote under dir to what
 // strict decoders need: cabextract -t reads an MSI's cabinet, and every
 // deflate block of the cabinet, of a pkg's Payload, Scripts and zlib
-// members, and of a deb's gzip members has complete Huffman codes.
+// members, of a deb's gzip members and of a gzip rpm payload has complete
+// Huffman codes.
 func checkNewInstallers(t *testing.T, dir string, before map[string]string) {
 	t.Helper()
 	for p, stamp := range installerStamps(t, dir) {
@@ -55,6 +57,8 @@ func checkNewInstallers(t *testing.T, dir string, before map[string]string) {
 			checkPkgDeflate(t, p)
 		case ".deb":
 			checkDebDeflate(t, p)
+		case ".rpm":
+			checkRPMDeflate(t, p)
 		}
 	}
 }
@@ -161,7 +165,7 @@ func checkDebDeflate(t *testing.T, deb string) {
 	}
 }
 
-// TestStrictDeflateRealPE builds an MSI, a pkg and a deb whose orbit is a
+// TestStrictDeflateRealPE builds an MSI, a pkg, a deb and an rpm whose orbit is a
 // real PE file (Wine's shell32.dll from Debian) with a run of zeros long
 // enough for compress/gzip to make blocks of it alone (it cuts blocks every
 // 16K symbols): inputs that make klauspost/compress and compress/gzip write
@@ -187,7 +191,7 @@ func TestStrictDeflateRealPE(t *testing.T) {
 	if err := env.Repo.Publish(); err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{"msi", "pkg", "deb"} {
+	for _, typ := range []string{"msi", "pkg", "deb", "rpm"} {
 		t.Run(typ, func(t *testing.T) {
 			r := runPkgctl(t, "fleet-osquery."+typ, append([]string{"package", "--type=" + typ, "--cache-dir=" + t.TempDir(),
 				"--fleet-url=https://fleet.example.com", "--enroll-secret=strict-deflate-secret"}, updateArgs(env, env.Server.URL)...)...)
@@ -196,5 +200,29 @@ func TestStrictDeflateRealPE(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+func checkRPMDeflate(t *testing.T, rpm string) {
+	t.Helper()
+	b, err := os.ReadFile(rpm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// lead (96 bytes), signature header (padded to 8), header, payload;
+	// a header is 16 bytes, 16 per index entry, then its data.
+	header := func(off int) int {
+		if off+16 > len(b) || b[off] != 0x8e || b[off+1] != 0xad {
+			t.Fatalf("%s: no rpm header at %d", rpm, off)
+		}
+		return 16 + 16*int(binary.BigEndian.Uint32(b[off+8:])) + int(binary.BigEndian.Uint32(b[off+12:]))
+	}
+	off := 96 + (header(96)+7)&^7
+	off += header(off)
+	if off+2 > len(b) || b[off] != 0x1f || b[off+1] != 0x8b {
+		return // not a gzip payload
+	}
+	if err := flatecheck.CheckGzip(bytes.NewReader(b[off:])); err != nil {
+		t.Errorf("%s: payload: %v", filepath.Base(rpm), err)
 	}
 }
