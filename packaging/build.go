@@ -7,11 +7,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/pkgctl/pkgctl/internal/iox"
+	"github.com/pkgctl/pkgctl/internal/orbitversion"
 	"github.com/pkgctl/pkgctl/update"
 )
 
@@ -28,6 +30,18 @@ type BuildEnv struct {
 	// Dir resolves a relative --outfile and holds the default output; "" is the
 	// current directory.
 	Dir string
+}
+
+// checkOrbitVersion checks the orbit target's custom metadata version, which
+// becomes the package version of every format.
+func checkOrbitVersion(target, v string) error {
+	if v == "" {
+		return fmt.Errorf("TUF target %q has no version in its custom metadata: the package version comes from it", target)
+	}
+	if err := orbitversion.Check(v); err != nil {
+		return fmt.Errorf("TUF target %q: %w", target, err)
+	}
+	return nil
 }
 
 // NativeToolingDir is where fleetctl --native-tooling writes its output.
@@ -109,6 +123,26 @@ func Fetch(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetched, err 
 	f.client = client
 	if err := client.Refresh(ctx); err != nil {
 		return nil, err
+	}
+	// The orbit version is untrusted input that every format writes (control
+	// fields, ProductVersion, file names): checked once, before any download.
+	for _, o := range opts {
+		reqs, err := ComponentsFor(o)
+		if err != nil {
+			return nil, err
+		}
+		for _, req := range reqs {
+			if req.Name != "orbit" {
+				continue
+			}
+			v, err := client.Version(ctx, req.Name, req.Platform, req.Channel, req.File)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkOrbitVersion(path.Join(req.Name, req.Platform, req.Channel, req.File), v); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, o := range opts {
 		reqs, err := ComponentsFor(o)
@@ -203,8 +237,8 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 		infos = append(infos, f.infos[c.TargetPath()])
 	}
 	orbit, _ := componentFor(comps, "orbit")
-	if orbit.Version == "" {
-		return nil, fmt.Errorf("TUF target %s has no version in its custom metadata: the package version comes from it", orbit.TargetPath())
+	if err := checkOrbitVersion(orbit.TargetPath(), orbit.Version); err != nil {
+		return nil, err
 	}
 	mtime, err := SourceDate()
 	if err != nil {

@@ -127,6 +127,11 @@ func Test_NewCmdUpdates(t *testing.T) {
 		{args: []string{"add", "--target", filepath.Dir(target), "--name", "orbit", "--platform", "linux", "--version", "1"}, wantErr: "is not a regular file"},
 		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "..", "--version", "1"}, wantErr: "platform \"..\""},
 		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1", "-tag=stable"}, wantErr: `--tag "ag=stable" contains '='`},
+		// The versions pkgctl package refuses from a repository (issue 11 §5).
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1"}, wantErr: `--version: version "1" is not MAJOR.MINOR.PATCH`},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1.2.3<x>"}, wantErr: "is not a decimal number"},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "99999999999999999999.1.1"}, wantErr: "over 255"},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1.2.3\nX: y"}, wantErr: `"1.2.3\nX: y"`},
 		{args: []string{"rotate"}, wantErr: "role must be provided"},
 		{args: []string{"rotate", "admin"}, wantErr: `role must be one of root, targets, snapshot, timestamp, not "admin"`},
 		{args: []string{"init", "--passphrase", "x"}, wantErr: "unknown flag: --passphrase"},
@@ -440,7 +445,7 @@ func TestUpdatesWrongPassphrase(t *testing.T) {
 		env  string
 	}{
 		{[]string{"timestamp"}, "FLEET_TIMESTAMP_PASSPHRASE"},
-		{[]string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1"}, "FLEET_SNAPSHOT_PASSPHRASE"},
+		{[]string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1.2.3"}, "FLEET_SNAPSHOT_PASSPHRASE"},
 		{[]string{"rotate", "root"}, "FLEET_ROOT_PASSPHRASE"},
 	} {
 		wrong := "Wrong-" + c.env
