@@ -29,7 +29,7 @@ func TestUntrustedOrbitVersion(t *testing.T) {
 	}
 	for _, b := range bad {
 		for _, plat := range []string{"linux", "windows", "macos"} {
-			file := map[string]string{"linux": "orbit", "windows": "orbit.exe"}[plat]
+			file := map[string]string{"linux": "orbit", "windows": "orbit.exe", "macos": "orbit"}[plat]
 			if err := env.Repo.AddTarget("orbit", plat, b.channel, file, []byte("orbit "+b.channel), b.version); err != nil {
 				t.Fatal(err)
 			}

@@ -16,7 +16,7 @@ func TestCheck(t *testing.T) {
 		{"1.2.3\n", "patch part \"3\\n\" is not a decimal number"},
 		{"1/../../x.1.1", "not MAJOR.MINOR.PATCH"},
 		{"/../..", "not MAJOR.MINOR.PATCH"},
-		{"1.2.3<x>", "not a decimal number"}, // dpkg cannot read it
+		{"1.2.3<x>", "not a decimal number"},     // dpkg cannot read it
 		{"99999999999999999999.1.1", "over 255"}, // became MSI 0.1.1
 		{"256.0.0", "major part 256 is over 255"},
 		{"1.256.0", "minor part 256 is over 255"},
