@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"time"
 
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 	"github.com/pkgctl/pkgctl/templates"
 )
 
@@ -130,7 +130,7 @@ func rootFileContents(o *Options, in Inputs) (map[Role][]byte, error) {
 		if p == "" {
 			return nil
 		}
-		b, err := os.ReadFile(p)
+		b, err := flagfile.Read(p, flagfile.MaxSize)
 		if err != nil {
 			return fmt.Errorf("read --%s %s: %w", flag, p, err)
 		}

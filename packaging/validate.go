@@ -15,6 +15,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/pkgctl/pkgctl/cloudfront"
+	"github.com/pkgctl/pkgctl/internal/flagfile"
+	"github.com/pkgctl/pkgctl/internal/safetext"
 )
 
 // ExpiryWarningWindow is how close to expiry a certificate gets a warning.
@@ -59,6 +61,11 @@ func (o *Options) Validate() (warnings []string, err error) {
 	}
 	if (o.EnrollSecret == "") != (o.FleetURL == "") {
 		return nil, flagErr("enroll-secret", "--enroll-secret and --fleet-url must be provided together")
+	}
+	if o.FleetURL != "" && !hasControl(o.FleetURL) { // control characters get their own message below
+		if u, err := parseURL(o.FleetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, flagErr("fleet-url", "--fleet-url %q is not a URL orbit can use: give https://host[:port] (e.g. https://fleet.example.com:8080)", o.FleetURL)
+		}
 	}
 	if o.Insecure && o.FleetCertificate != "" {
 		return nil, flagErr("insecure", "--insecure and --fleet-certificate may not be provided together")
@@ -203,7 +210,10 @@ func (o *Options) Validate() (warnings []string, err error) {
 	}
 	if o.UpdateRoots != "" {
 		if err := checkRoots(o.UpdateRoots); err != nil {
-			return nil, &FlagError{Flag: "update-roots", Msg: "--update-roots is not valid TUF root metadata (the output of `fleetctl updates roots`)", Err: err}
+			if st, serr := os.Stat(o.UpdateRoots); serr == nil && st.Mode().IsRegular() {
+				return nil, flagErr("update-roots", "--update-roots takes the root metadata JSON itself, and %s is a file: pass --update-roots @%s, or --update-roots \"$(cat %s)\"", o.UpdateRoots, o.UpdateRoots, o.UpdateRoots)
+			}
+			return nil, &FlagError{Flag: "update-roots", Msg: "--update-roots is not valid TUF root metadata (the output of `pkgctl updates roots` or `fleetctl updates roots`)", Err: err}
 		}
 	}
 	if err := checkUpdateURL(o.UpdateURL); err != nil {
@@ -215,10 +225,10 @@ func (o *Options) Validate() (warnings []string, err error) {
 	}
 	warnings = append(warnings, w...)
 	if o.UpdateRoots == "" && strings.TrimRight(o.UpdateURL, "/") != FleetUpdateURL {
-		warn("--update-url %s is not Fleet's update server but --update-roots is empty: Fleet's root will be trusted, which a custom TUF server's metadata will not match (pass --update-roots \"$(fleetctl updates roots)\")", o.UpdateURL)
+		warn("--update-url %s is not Fleet's update server but --update-roots is empty: Fleet's root will be trusted, which a custom TUF server's metadata will not match (pass --update-roots \"$(pkgctl updates roots --path REPO)\")", o.UpdateURL)
 	}
 	if o.OsqueryFlagfile != "" {
-		if _, err := os.ReadFile(o.OsqueryFlagfile); err != nil {
+		if _, err := flagfile.Read(o.OsqueryFlagfile, flagfile.MaxSize); err != nil {
 			return nil, &FlagError{Flag: "osquery-flagfile", Msg: fmt.Sprintf("read --osquery-flagfile %s", o.OsqueryFlagfile), Err: errors.Unwrap(err)}
 		}
 	}
@@ -306,11 +316,11 @@ func (o *Options) CPUQuotaPercent() (int, error) {
 // checkClientPair loads a TLS client certificate and key the way fleetctl does and
 // checks that the certificate is PEM, matches the key and is within its validity.
 func (o *Options) checkClientPair(what, certFlag, keyFlag, certPath, keyPath string) ([]string, error) {
-	certPEM, err := os.ReadFile(certPath)
+	certPEM, err := flagfile.Read(certPath, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: certFlag, Msg: fmt.Sprintf("read --%s %s", certFlag, certPath), Err: errors.Unwrap(err)}
 	}
-	keyPEM, err := os.ReadFile(keyPath)
+	keyPEM, err := flagfile.Read(keyPath, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: keyFlag, Msg: fmt.Sprintf("read --%s %s", keyFlag, keyPath), Err: errors.Unwrap(err)}
 	}
@@ -330,7 +340,7 @@ func (o *Options) checkClientPair(what, certFlag, keyFlag, certPath, keyPath str
 
 // checkCAFile checks a CA bundle: readable, PEM, and not wholly expired.
 func (o *Options) checkCAFile(flag, fleetMsg, path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := flagfile.Read(path, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: flag, Msg: fmt.Sprintf("%s %q", fleetMsg, path), Err: errors.Unwrap(err)}
 	}
@@ -374,7 +384,9 @@ func (o *Options) checkValidity(flag, path string, certs []*x509.Certificate, le
 }
 
 // parseCertsPEM returns every certificate in a PEM bundle; the error is
-// fleetctl's "invalid PEM file" when there is none.
+// fleetctl's "invalid PEM file" when there is none. Certificate files are
+// installed world-readable, so any other PEM block is an error: a private key
+// there would be published to every local user.
 func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for rest := data; ; {
@@ -383,8 +395,11 @@ func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 		if block == nil {
 			break
 		}
+		if strings.Contains(block.Type, "PRIVATE KEY") {
+			return nil, errors.New("the file also holds a private key, and certificate files are installed readable by every user: give the certificates alone (the key goes in its own --*-key flag)")
+		}
 		if block.Type != "CERTIFICATE" {
-			continue
+			return nil, fmt.Errorf("unexpected PEM block %s: only CERTIFICATE blocks are allowed", safetext.Quote(block.Type))
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {

@@ -305,3 +305,64 @@ func TestValidateCloudFront(t *testing.T) {
 		})
 	}
 }
+
+// TestPrepare covers what Prepare completes (--update-roots @FILE, a
+// --fleet-url without scheme) and the hints Validate gives for what it cannot.
+func TestPrepare(t *testing.T) {
+	f := newCertFiles(t)
+	dir := t.TempDir()
+	rootsFile := filepath.Join(dir, "roots.json")
+	if err := os.WriteFile(rootsFile, []byte(f.Roots), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name         string
+		mod          func(*Options)
+		errHas, warn string
+		check        func(t *testing.T, o *Options)
+	}{
+		{name: "roots from @FILE", mod: func(o *Options) { o.UpdateRoots = "@" + rootsFile }, check: func(t *testing.T, o *Options) {
+			if o.UpdateRoots != f.Roots {
+				t.Errorf("UpdateRoots is not the file's content: %.40q", o.UpdateRoots)
+			}
+		}},
+		{name: "roots @missing", mod: func(o *Options) { o.UpdateRoots = "@" + filepath.Join(dir, "nope.json") }, errHas: "read --update-roots @"},
+		{name: "roots given a path", mod: func(o *Options) { o.UpdateRoots = rootsFile }, errHas: "pass --update-roots @" + rootsFile + `, or --update-roots "$(cat ` + rootsFile + `)"`},
+		{name: "fleet url without scheme", mod: func(o *Options) { o.FleetURL, o.EnrollSecret = "fleet.example.com:8080", "s" },
+			warn: "--fleet-url fleet.example.com:8080 has no scheme: using https://fleet.example.com:8080", check: func(t *testing.T, o *Options) {
+				if o.FleetURL != "https://fleet.example.com:8080" {
+					t.Errorf("FleetURL %q", o.FleetURL)
+				}
+			}},
+		{name: "fleet url kept", mod: func(o *Options) { o.FleetURL, o.EnrollSecret = "http://fleet.local:8080/", "s" }, check: func(t *testing.T, o *Options) {
+			if o.FleetURL != "http://fleet.local:8080/" {
+				t.Errorf("FleetURL %q", o.FleetURL)
+			}
+		}},
+		{name: "fleet url other scheme", mod: func(o *Options) { o.FleetURL, o.EnrollSecret = "ftp://fleet.example.com", "s" }, errHas: "not a URL orbit can use"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{Type: TypeDeb, StartService: true}
+			tt.mod(&o)
+			warnings, err := o.Prepare()
+			if err == nil {
+				var more []string
+				more, err = o.WithDefaults().Validate()
+				warnings = append(warnings, more...)
+			}
+			switch {
+			case tt.errHas == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.errHas != "" && (err == nil || !strings.Contains(err.Error(), tt.errHas)):
+				t.Fatalf("error %v, want %q", err, tt.errHas)
+			}
+			if tt.warn != "" && !strings.Contains(strings.Join(warnings, "\n"), tt.warn) {
+				t.Errorf("warnings %q lack %q", warnings, tt.warn)
+			}
+			if tt.check != nil {
+				tt.check(t, &o)
+			}
+		})
+	}
+}

@@ -151,7 +151,7 @@ func newCmdPackage(opts *PackageOptions, runF func(*PackageOptions) error) *cobr
 		}
 	}
 	addReleaseFlags(fs, &opts.Release)
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
 
@@ -212,8 +212,12 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 		return releaseRun(cmd, opts, cfg)
 	}
 	o := &opts.Options
-	o.WithDefaults()
-	warnings, err := o.Validate()
+	warnings, err := o.Prepare()
+	if err == nil {
+		var more []string
+		more, err = o.WithDefaults().Validate()
+		warnings = append(warnings, more...)
+	}
 	if err != nil {
 		var fe *packaging.FlagError
 		if errors.As(err, &fe) {
@@ -222,26 +226,30 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 		return err
 	}
 	for _, w := range warnings {
-		fmt.Fprintf(opts.Streams.ErrOut, "Warning: %s\n", w)
+		opts.Streams.Warnf("%s", w)
 	}
-	env := packaging.BuildEnv{ToolVersion: version}
-	if opts.Streams.ErrIsTerminal {
-		env.Progress = opts.Streams.ErrOut
+	prog := opts.Streams.progress()
+	s := opts.Streams.above(prog)
+	env := packaging.BuildEnv{ToolVersion: versionString(), Warnf: s.Warnf}
+	if prog != nil {
+		env.Progress = prog
+		defer prog.Stop()
 	}
 	if o.Verbose {
 		env.Logf = func(format string, args ...any) {
-			fmt.Fprintf(opts.Streams.ErrOut, format+"\n", args...)
+			fmt.Fprintf(s.ErrOut, format+"\n", args...)
 		}
 	}
-	env.Warnf = func(format string, args ...any) {
-		fmt.Fprintf(opts.Streams.ErrOut, "Warning: "+format+"\n", args...)
+	msg := s.Msg(s.Out)
+	fmt.Fprintln(msg, "Generating your fleetd agent...")
+	res, err := buildWithProgress(cmd.Context(), o, env, prog)
+	if prog != nil {
+		prog.Stop() // the last frame before the lines below
 	}
-	fmt.Fprintln(opts.Streams.Out, "Generating your fleetd agent...")
-	res, err := packaging.Build(cmd.Context(), o, env)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Streams.Out, "Success! You generated fleetd at %s\n", res.Path)
-	fmt.Fprintln(opts.Streams.Out, "Learn how: https://fleetdm.com/learn-more-about/enrolling-hosts")
+	fmt.Fprintf(msg, "Success! You generated fleetd at %s\n", res.Path)
+	fmt.Fprintln(msg, "Learn how: https://fleetdm.com/learn-more-about/enrolling-hosts")
 	return nil
 }
