@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -143,26 +142,6 @@ func fetchPartial(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetche
 	if err := client.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	// The orbit version is untrusted input that every format writes (control
-	// fields, ProductVersion, file names): checked once, before any download.
-	for _, o := range opts {
-		reqs, err := ComponentsFor(o)
-		if err != nil {
-			return nil, err
-		}
-		for _, req := range reqs {
-			if req.Name != "orbit" {
-				continue
-			}
-			v, err := client.Version(ctx, req.Name, req.Platform, req.Channel, req.File)
-			if err != nil {
-				return nil, err
-			}
-			if err := checkOrbitVersion(path.Join(req.Name, req.Platform, req.Channel, req.File), v); err != nil {
-				return nil, err
-			}
-		}
-	}
 	for _, o := range opts {
 		reqs, err := ComponentsFor(o)
 		if err != nil {
@@ -194,7 +173,19 @@ func fetchPartial(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetche
 }
 
 // fetchOne downloads (or takes from the cache) one component and unpacks it.
+// The orbit version is untrusted input that every format writes (control
+// fields, ProductVersion, file names): it is checked from the verified
+// metadata before the download.
 func (f *Fetched) fetchOne(ctx context.Context, client *update.Client, req ComponentRequest, c *Component) error {
+	if req.Name == "orbit" {
+		v, err := client.Version(ctx, req.Name, req.Platform, req.Channel, req.File)
+		if err != nil {
+			return err
+		}
+		if err := checkOrbitVersion(c.TargetPath(), v); err != nil {
+			return err
+		}
+	}
 	t, err := client.Fetch(ctx, req.Name, req.Platform, req.Channel, req.File)
 	if err != nil {
 		return err

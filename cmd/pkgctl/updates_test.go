@@ -138,7 +138,7 @@ func Test_NewCmdUpdates(t *testing.T) {
 		{args: []string{"init", "--passphrase", "x"}, wantErr: "unknown flag: --passphrase"},
 		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linx", "--version", "1"},
 			wantErr: `--platform "linx" is not a platform fleetd agents fetch updates for (did you mean linux?); known platforms: linux, linux-arm64, macos, macos-app, windows, windows-arm64; pass --force`},
-		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "freebsd", "--version", "1", "--force"},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "freebsd", "--version", "1.0.0", "--force"},
 			wantSub: "add", check: func(t *testing.T, o *UpdatesOptions) {
 				if o.Platform != "freebsd" || !o.Force {
 					t.Errorf("%+v", o)
