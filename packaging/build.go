@@ -30,6 +30,9 @@ type BuildEnv struct {
 	Dir string
 }
 
+// NativeToolingDir is where fleetctl --native-tooling writes its output.
+const NativeToolingDir = "build"
+
 // Result describes a finished installer.
 type Result struct {
 	Path       string // absolute output path
@@ -198,11 +201,17 @@ func (f *Fetched) Close() {
 }
 
 // OutputPath is where a build of o writes: --outfile resolved against env.Dir,
-// or the format's default name for l.
+// or the format's default name for l. With --native-tooling both go under
+// build/, as fleetctl (and scripts built on the fleetdm/fleetctl image) puts
+// them: filepath.Join("build", name), so an absolute --outfile /x/a.deb becomes
+// build/x/a.deb too.
 func OutputPath(o *Options, p Packager, l *Layout, env BuildEnv) (string, error) {
 	out := o.CustomOutfile
 	if out == "" {
 		out = p.FileName(l)
+	}
+	if o.NativeTooling {
+		out = filepath.Join(NativeToolingDir, out)
 	}
 	if !filepath.IsAbs(out) && env.Dir != "" {
 		out = filepath.Join(env.Dir, out)
@@ -260,6 +269,17 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 	if claim != nil {
 		if err := claim(out); err != nil {
 			return nil, err
+		}
+	}
+	if o.NativeTooling {
+		// fleetctl creates the directory: 0700 for the Linux formats, 0777
+		// less the umask for pkg and msi (its file.Copy).
+		mode := os.ModePerm
+		if TargetOS(o.Type) == OSLinux {
+			mode = 0o700
+		}
+		if err := os.MkdirAll(filepath.Dir(out), mode); err != nil {
+			return nil, fmt.Errorf("create the --native-tooling output directory: %w", err)
 		}
 	}
 	if l.Signing, err = signingIdentityFor(o); err != nil {

@@ -33,6 +33,9 @@ const (
 	DefaultChannel        = "stable"
 	DefaultUpdateInterval = 15 * time.Minute
 	DefaultHostIdentifier = "uuid"
+	// DefaultCPUQuota is the systemd unit's CPUQuota, in percent of one CPU
+	// (fleetctl ≥ 4.93.0 --cpu-quota; the fixed value before).
+	DefaultCPUQuota = "20"
 	// DefaultCloudFrontURLTTL is how long each signed CloudFront URL is valid after it is sent.
 	DefaultCloudFrontURLTTL = time.Hour
 )
@@ -85,6 +88,7 @@ type Options struct {
 	OsqueryDB                           string        // --osquery-db
 	CustomOutfile                       string        // --outfile
 	FleetManagedHostIdentityCertificate bool          // --fleet-managed-host-identity-certificate
+	CPUQuota                            string        // --cpu-quota: percent of one CPU, "20" or "20%" (deb, rpm, pkg.tar.zst)
 
 	// pkgctl additions.
 	CacheDir      string // --cache-dir: verified TUF targets; "" disables the cache
@@ -104,7 +108,7 @@ type Options struct {
 	WindowsSignCertificate string // --windows-sign-certificate (path)
 	WindowsSignKey         string // --windows-sign-key (path)
 
-	// ArchSet records that --arch was given explicitly (fleetctl refuses it for pkg).
+	// ArchSet records that --arch was given explicitly.
 	ArchSet bool
 	// HostOS is the OS the build runs on (runtime.GOOS); fleetctl's host checks use it.
 	HostOS string
@@ -133,6 +137,9 @@ func (o *Options) WithDefaults() *Options {
 	}
 	if o.HostIdentifier == "" {
 		o.HostIdentifier = DefaultHostIdentifier
+	}
+	if o.CPUQuota == "" {
+		o.CPUQuota = DefaultCPUQuota
 	}
 	if o.CloudFrontHashAlgorithm == "" {
 		o.CloudFrontHashAlgorithm = "sha1"

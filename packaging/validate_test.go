@@ -119,7 +119,9 @@ func TestValidate(t *testing.T) {
 			os.Mkdir(d, 0o755)
 			o.CustomOutfile = d
 		}, "outfile", "is a directory", ""},
-		{"arch with pkg", func(o *Options) { o.Type = TypePkg; o.ArchSet = true }, "arch", "can't use '--arch' with '--type pkg'", ""},
+		{"arch amd64 with pkg", func(o *Options) { o.Type = TypePkg; o.Arch, o.ArchSet = ArchAMD64, true }, "", "", ""},
+		{"arch arm64 with pkg", func(o *Options) { o.Type = TypePkg; o.Arch, o.ArchSet = ArchARM64, true }, "arch", "can't use '--arch' with '--type pkg'", ""},
+		{"bad arch with pkg", func(o *Options) { o.Type = TypePkg; o.Arch, o.ArchSet = "386", true }, "arch", "can't use '--arch' with '--type pkg'", ""},
 		{"bad arch", func(o *Options) { o.Arch = "386" }, "arch", "arch must be one of ('amd64', 'arm64')", ""},
 		{"bad roots json", func(o *Options) { o.UpdateRoots = "{not json" }, "update-roots", "--update-roots is not valid TUF root metadata", ""},
 		{"roots not a root", func(o *Options) { o.UpdateRoots = `{"signed":{"_type":"targets"},"signatures":[]}` }, "update-roots", "--update-roots is not valid TUF root metadata", ""},
@@ -139,7 +141,19 @@ func TestValidate(t *testing.T) {
 		{"notarize on rpm warns", func(o *Options) { o.Type = TypeRPM; o.Notarize = true }, "", "", "--notarize has no effect for --type=rpm"},
 		{"identifier on deb warns", func(o *Options) { o.Identifier = "com.example" }, "", "", "--identifier has no effect"},
 		{"keystore on deb warns", func(o *Options) { o.DisableKeystore = true }, "", "", "--disable-keystore has no effect"},
-		{"native tooling warns", func(o *Options) { o.NativeTooling = true }, "", "", "--native-tooling has no effect"},
+		{"cpu quota percent", func(o *Options) { o.CPUQuota = "35%" }, "", "", ""},
+		{"cpu quota above one CPU", func(o *Options) { o.CPUQuota = "250" }, "", "", ""},
+		{"cpu quota zero", func(o *Options) { o.CPUQuota = "0" }, "cpu-quota", `--cpu-quota "0" must be a positive whole percentage`, ""},
+		{"cpu quota negative", func(o *Options) { o.CPUQuota = "-5%" }, "cpu-quota", "must be a positive whole percentage", ""},
+		{"cpu quota fraction", func(o *Options) { o.CPUQuota = "12.5%" }, "cpu-quota", "must be a positive whole percentage", ""},
+		{"cpu quota text", func(o *Options) { o.CPUQuota = "half" }, "cpu-quota", "must be a positive whole percentage", ""},
+		{"cpu quota on pkg warns", func(o *Options) { o.Type = TypePkg; o.CPUQuota = "50" }, "", "", "--cpu-quota has no effect for --type=pkg"},
+		{"cpu quota on msi warns", func(o *Options) { o.Type = TypeMSI; o.CPUQuota = "50%" }, "", "", "--cpu-quota has no effect for --type=msi"},
+		{"native tooling", func(o *Options) { o.NativeTooling = true }, "", "", ""},
+		{"native tooling outfile dir made by the build", func(o *Options) {
+			o.NativeTooling = true
+			o.CustomOutfile = filepath.Join(outDir, "missing", "x.deb")
+		}, "", "", ""},
 		{"local wix warns", func(o *Options) { o.LocalWixDir = "/wix" }, "", "", "--local-wix-dir has no effect"},
 	}
 	for _, tt := range tests {

@@ -28,6 +28,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 )
 
 // DefaultURL is fleetctl's default update server.
@@ -236,7 +238,7 @@ func (c *Client) tlsConfig(opts Options) (*tls.Config, []byte, error) {
 	var pemData []byte
 	if opts.ServerCAFile != "" {
 		var err error
-		pemData, err = os.ReadFile(opts.ServerCAFile)
+		pemData, err = flagfile.Read(opts.ServerCAFile, flagfile.MaxSize)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read --update-tls-certificate: %w", err)
 		}

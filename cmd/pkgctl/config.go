@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 	"github.com/pkgctl/pkgctl/packaging"
 )
 
@@ -66,9 +67,9 @@ func (e *configError) Error() string {
 // key must be a flag name (or a secret flag's name + "-env"), of the flag's
 // type; secret variables must be set. Nothing is fetched before this passes.
 func loadConfig(path string, defs []flagDef, getenv func(string) (string, bool)) (*configFile, error) {
-	data, err := os.ReadFile(path)
+	data, err := flagfile.Read(path, flagfile.MaxSize)
 	if err != nil {
-		return nil, fmt.Errorf("read --config %s: %w", path, err)
+		return nil, fmt.Errorf("read --config %s: %w", path, errors.Unwrap(err))
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {

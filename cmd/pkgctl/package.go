@@ -96,6 +96,7 @@ func packageFlags(o *packaging.Options) []flagDef {
 		s("osquery-db", "FLEETCTL_OSQUERY_DB", &o.OsqueryDB, "", "Sets a custom osquery database directory, it must be an absolute path (requires orbit >= v1.22.0)"),
 		s("outfile", "", &o.CustomOutfile, "", "Output file for the generated package"),
 		b("fleet-managed-host-identity-certificate", "FLEETCTL_FLEET_MANAGED_HOST_IDENTITY_CERTIFICATE", &o.FleetManagedHostIdentityCertificate, false, "Use a TPM-backed key to sign HTTP requests to Fleet (deb, rpm, pkg.tar.zst). Fleet EE."),
+		s("cpu-quota", "FLEETCTL_CPU_QUOTA", &o.CPUQuota, packaging.DefaultCPUQuota, "CPU limit of the fleetd systemd service (CPUQuota), in percent of one CPU: 20 or 20% (deb, rpm, pkg.tar.zst)"),
 		// pkgctl's own.
 		s("cache-dir", "", &o.CacheDir, cacheDir, "Cache of verified TUF targets, re-verified on every use (\"\" disables it)"),
 		s("cloudfront-url", "", &o.CloudFrontURL, "", "Base URL of a CloudFront distribution serving the TUF repository of --update-url, restricted to signed URLs: the build fetches the agent through it, signing each request (the installer keeps --update-url)"),
