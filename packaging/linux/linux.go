@@ -3,6 +3,7 @@
 package linux
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -166,8 +167,25 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	if err != nil {
 		return err
 	}
-	if err := np.Package(info, w); err != nil {
+	// Every deflate block gets complete Huffman codes (strict decoders
+	// refuse others; nfpm's compressors have no option for it): the deb's
+	// and rpm's gzip members are fixed after nfpm, which holds the whole
+	// package in memory anyway.
+	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb, packaging.TypeRPM: strictRPM}[p.Type]
+	if fix == nil {
+		if err := np.Package(info, w); err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := np.Package(info, &buf); err != nil {
 		return fmt.Errorf("build %s package: %w", p.Type, err)
 	}
-	return nil
+	fixed, err := fix(buf.Bytes())
+	if err != nil {
+		return fmt.Errorf("build %s package: %w", p.Type, err)
+	}
+	_, err = w.Write(fixed)
+	return err
 }
