@@ -69,6 +69,7 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 	entries := payloadEntries(l)
 	payloadPath := filepath.Join(tmp, "Payload")
 	records, payloadSum, err := writeCPIOGzip(ctx, packaging.SharedFrom(ctx), payloadPath, entries, l.MTime)
+	defer payloadSum.release()
 	if err != nil {
 		return fmt.Errorf("pkg: write Payload: %w", err)
 	}
@@ -86,15 +87,16 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 		{Name: mactemplates.ComponentDir, Dir: true},
 		{Name: MemberBom, Open: xar.Bytes(bomData), Compress: true},
 		// Size and SHA-1 known from writing spare the xar writer a pass over it.
-		{Name: MemberPayload, Open: xar.Path(payloadPath), Size: payloadSum.size, SHA1: payloadSum.sha1},
+		{Name: MemberPayload, Open: payloadSum.open, Size: payloadSum.size, SHA1: payloadSum.sha1},
 	}
 	if comp.Postinstall {
 		scriptsPath := filepath.Join(tmp, "Scripts")
 		_, sum, err := writeCPIOGzip(ctx, nil, scriptsPath, scriptEntries(l), l.MTime)
+		defer sum.release()
 		if err != nil {
 			return fmt.Errorf("pkg: write Scripts: %w", err)
 		}
-		files = append(files, xar.File{Name: MemberScripts, Open: xar.Path(scriptsPath), Size: sum.size, SHA1: sum.sha1})
+		files = append(files, xar.File{Name: MemberScripts, Open: sum.open, Size: sum.size, SHA1: sum.sha1})
 	}
 	info, err := mactemplates.PackageInfo(comp)
 	if err != nil {
@@ -196,8 +198,10 @@ func scriptEntries(l *packaging.Layout) []payloadEntry {
 
 // fileSum is the size and SHA-1 of a file as written.
 type fileSum struct {
-	size int64
-	sha1 []byte
+	size    int64
+	sha1    []byte
+	open    func() (io.ReadCloser, error) // the file's bytes
+	release func()                        // once the bytes are read
 }
 
 // payloadLevel is the Payload's deflate level: klauspost's default (5).
@@ -226,7 +230,11 @@ func writeCPIOGzip(ctx context.Context, shared *packaging.Shared, path string, e
 	if err != nil {
 		return nil, sum, err
 	}
-	defer cleanup()
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
 	pre := v.(*payloadPrefix)
 
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
@@ -238,9 +246,8 @@ func writeCPIOGzip(ctx context.Context, shared *packaging.Shared, path string, e
 			err = cerr
 		}
 	}()
-	if err := copyFileTo(f, pre.path); err != nil {
-		return nil, sum, fmt.Errorf("copy the shared payload prefix: %w", err)
-	}
+	// The file at path holds what follows the prefix: the archive is read
+	// from both, so the prefix is never copied before the output.
 	digest := sha1.New()
 	if err := digest.(encoding.BinaryUnmarshaler).UnmarshalBinary(pre.sha1State); err != nil {
 		return nil, sum, err
@@ -267,7 +274,8 @@ func writeCPIOGzip(ctx context.Context, shared *packaging.Shared, path string, e
 		return nil, sum, err
 	}
 	recs = append(slices.Clone(pre.recs), ownRecs...)
-	return recs, fileSum{size: pre.gz.Out + counted.N, sha1: digest.Sum(nil)}, nil
+	open := func() (io.ReadCloser, error) { return openJoined(pre.path, path) }
+	return recs, fileSum{size: pre.gz.Out + counted.N, sha1: digest.Sum(nil), open: open, release: cleanup}, nil
 }
 
 // splitCommon puts the directories and the component files (the same in every
@@ -382,15 +390,34 @@ func writeEntries(ctx context.Context, cw *cpio.Writer, entries []payloadEntry, 
 	return recs, nil
 }
 
-// copyFileTo appends the file at src to f (in the kernel where it can).
-func copyFileTo(f *os.File, src string) error {
-	s, err := os.Open(src)
-	if err != nil {
-		return err
+// joined reads files one after another.
+type joined struct {
+	io.Reader
+	files []*os.File
+}
+
+func (j *joined) Close() error {
+	for _, f := range j.files {
+		f.Close()
 	}
-	defer s.Close()
-	_, err = io.Copy(f, s)
-	return err
+	return nil
+}
+
+// openJoined opens the files at paths as one stream.
+func openJoined(paths ...string) (io.ReadCloser, error) {
+	j := &joined{}
+	var rs []io.Reader
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			j.Close()
+			return nil, err
+		}
+		j.files = append(j.files, f)
+		rs = append(rs, f)
+	}
+	j.Reader = io.MultiReader(rs...)
+	return j, nil
 }
 
 // copyEntry writes a regular file's header and data, returning its size and CRC.
