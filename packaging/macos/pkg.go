@@ -87,7 +87,7 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 		{Name: mactemplates.ComponentDir, Dir: true},
 		{Name: MemberBom, Open: xar.Bytes(bomData), Compress: true},
 		// Size and SHA-1 known from writing spare the xar writer a pass over it.
-		{Name: MemberPayload, Open: payloadSum.open, Size: payloadSum.size, SHA1: payloadSum.sha1},
+		{Name: MemberPayload, Open: payloadSum.open, Size: payloadSum.size, SHA1: payloadSum.sha1, Trusted: true},
 	}
 	if comp.Postinstall {
 		scriptsPath := filepath.Join(tmp, "Scripts")
@@ -96,7 +96,7 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 		if err != nil {
 			return fmt.Errorf("pkg: write Scripts: %w", err)
 		}
-		files = append(files, xar.File{Name: MemberScripts, Open: sum.open, Size: sum.size, SHA1: sum.sha1})
+		files = append(files, xar.File{Name: MemberScripts, Open: sum.open, Size: sum.size, SHA1: sum.sha1, Trusted: true})
 	}
 	info, err := mactemplates.PackageInfo(comp)
 	if err != nil {
