@@ -40,7 +40,7 @@ func (b *budget) acquire(n int64) int64 {
 	}
 	b.free -= n
 	b.mu.Unlock()
-	return 3 * n
+	return n
 }
 
 func (b *budget) release(n int64) {
