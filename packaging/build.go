@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pkgctl/pkgctl/internal/iox"
+	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/update"
 )
 
@@ -96,7 +97,8 @@ func Fetch(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetched, err 
 			f.Close()
 		}
 	}()
-	if f.work, err = os.MkdirTemp("", "pkgctl-build-"); err != nil {
+	sweepStale(opts, env)
+	if f.work, err = scratch.MkdirTemp("build"); err != nil {
 		return nil, fmt.Errorf("create work directory: %w", err)
 	}
 	client, err := openUpdateClient(opts[0], env)
@@ -137,6 +139,37 @@ func Fetch(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetched, err 
 		return nil, err
 	}
 	return f, nil
+}
+
+// sweepStale removes what killed pkgctl runs left in the temporary directory
+// and in the output directories of opts (scratch.Sweep): staged secrets,
+// work directories, partial installers.
+func sweepStale(opts []*Options, env BuildEnv) {
+	dirs := []string{os.TempDir()}
+	for _, o := range opts {
+		d := env.Dir
+		if o.CustomOutfile != "" {
+			d = filepath.Dir(o.CustomOutfile)
+			if !filepath.IsAbs(d) && env.Dir != "" {
+				d = filepath.Join(env.Dir, d)
+			}
+		}
+		if d == "" {
+			d = "."
+		}
+		dirs = append(dirs, d)
+	}
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if abs, err := filepath.Abs(d); err == nil && !seen[abs] {
+			seen[abs] = true
+			for _, p := range scratch.Sweep(abs) {
+				if env.Logf != nil {
+					env.Logf("removed %s, left by a pkgctl run that did not finish", p)
+				}
+			}
+		}
+	}
 }
 
 // Close removes the fetched files (the cache keeps its verified copies).
@@ -290,56 +323,52 @@ func WriteAtomic(path string, write func(io.Writer) error) (size int64, err erro
 }
 
 // writeAtomicThen is WriteAtomic with a step that may change the complete
-// temporary file (signing) before it is renamed into place.
+// temporary file (signing) before it is renamed into place. On Linux the
+// temporary file has no name until it is complete (O_TMPFILE), so a killed
+// build leaves no partial installer; elsewhere it is named with the process
+// id and the next run sweeps it (scratch).
 func writeAtomicThen(path string, write func(io.Writer) error, after func(tmp string) error) (size int64, err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".pkgctl-*")
+	out, err := scratch.CreateOutput(path)
 	if err != nil {
-		return 0, fmt.Errorf("create output file in %s: %w", dir, err)
+		return 0, fmt.Errorf("create output file in %s: %w", filepath.Dir(path), err)
 	}
-	tmp := f.Name()
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+			out.Abort()
 		}
 	}()
-	cw := &iox.CountingWriter{W: f}
+	cw := &iox.CountingWriter{W: out}
 	if err = write(cw); err != nil {
 		return 0, err
 	}
 	if after != nil {
-		// The step may replace the file (relic's xar signing renames a new one over
-		// it): close ours first and carry on with whatever is at tmp afterwards.
-		if err = f.Close(); err != nil {
+		// The step needs a path and may replace the file (relic's xar signing
+		// renames a new one over it): carry on with whatever is there afterwards.
+		tmp, nerr := out.Named()
+		if nerr != nil {
+			err = nerr
 			return 0, fmt.Errorf("write %s: %w", path, err)
 		}
 		if err = after(tmp); err != nil {
 			return 0, err
 		}
-		if f, err = os.OpenFile(tmp, os.O_RDWR, 0); err != nil {
+		if err = out.Reopen(); err != nil {
 			return 0, fmt.Errorf("write %s: %w", path, err)
 		}
-		st, serr := f.Stat()
+		st, serr := out.Stat()
 		if serr != nil {
 			err = serr
 			return 0, fmt.Errorf("write %s: %w", path, err)
 		}
 		cw.N = st.Size()
 	}
-	if err = f.Chmod(0o644); err != nil {
+	if err = out.Chmod(0o644); err != nil {
 		return 0, fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = f.Sync(); err != nil {
+	if err = out.Sync(); err != nil {
 		return 0, fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = f.Close(); err != nil {
-		return 0, fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err = out.Commit(); err != nil {
 		return 0, fmt.Errorf("write %s: %w", path, err)
 	}
 	return cw.N, nil

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/net/http/httpproxy"
 
 	"github.com/pkgctl/pkgctl/internal/flagfile"
+	"github.com/pkgctl/pkgctl/internal/scratch"
 )
 
 // DefaultURL is fleetctl's default update server.
@@ -207,7 +208,7 @@ func New(opts Options) (*Client, error) {
 		}
 		c.cacheDir = opts.CacheDir
 	}
-	c.tmpDir, err = os.MkdirTemp("", "pkgctl-update-")
+	c.tmpDir, err = scratch.MkdirTemp("update")
 	if err != nil {
 		return nil, fmt.Errorf("create temporary directory: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/publish"
 )
@@ -200,7 +201,7 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	}
 	if manifestPath == "" {
 		// Publish a manifest anyway, from a private temporary directory.
-		dir, err := os.MkdirTemp("", "pkgctl-manifest-")
+		dir, err := scratch.MkdirTemp("manifest")
 		if err != nil {
 			return err
 		}

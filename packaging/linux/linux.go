@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/goreleaser/nfpm/v2"
@@ -89,14 +87,12 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 	return nfpm.WithDefaults(info)
 }
 
-// Package writes the package for l to w. Generated content is staged in a
-// private temporary directory (nfpm reads every file from disk) and removed.
+// Package writes the package for l to w. nfpm reads every file from a path,
+// so generated content is staged in a private directory for the length of the
+// build (see stager for why nothing better is possible with nfpm).
 func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) error {
-	stage, err := os.MkdirTemp("", "pkgctl-stage-")
-	if err != nil {
-		return fmt.Errorf("create staging directory: %w", err)
-	}
-	defer os.RemoveAll(stage)
+	st := &stager{}
+	defer st.close()
 
 	var contents files.Contents
 	for i, e := range l.For(p.Type) {
@@ -114,11 +110,11 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 			c.Type = files.TypeFile
 			c.Source = e.Source
 			if e.Source == "" {
-				// 0600 whatever it holds: secrets and keys pass through here.
-				c.Source = filepath.Join(stage, strconv.Itoa(i))
-				if err := os.WriteFile(c.Source, e.Data, 0o600); err != nil {
+				src, err := st.stage(strconv.Itoa(i), e.Data)
+				if err != nil {
 					return fmt.Errorf("stage %s: %w", e.Path, err)
 				}
+				c.Source = src
 			}
 			size, err := e.Size()
 			if err != nil {
@@ -148,12 +144,8 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 		if bodies[name] == "" {
 			continue
 		}
-		f := filepath.Join(stage, name+".sh")
-		if err := os.WriteFile(f, []byte(bodies[name]), 0o755); err != nil {
-			return fmt.Errorf("stage %s script: %w", name, err)
-		}
-		// Some formats keep the script's mtime: pin it for reproducible output.
-		if err := os.Chtimes(f, l.MTime, l.MTime); err != nil {
+		f, err := st.stageScript(name+".sh", bodies[name], l.MTime)
+		if err != nil {
 			return fmt.Errorf("stage %s script: %w", name, err)
 		}
 		*dst = f

@@ -5,8 +5,6 @@
 package macos
 
 import (
-	"github.com/pkgctl/pkgctl/internal/iox"
-
 	"bufio"
 	"bytes"
 	"context"
@@ -17,11 +15,12 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/pkgctl/pkgctl/internal/iox"
+	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/packaging/macos/bom"
 	"github.com/pkgctl/pkgctl/packaging/macos/cpio"
@@ -56,15 +55,16 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 	if l.OS != packaging.OSMacOS {
 		return fmt.Errorf("pkg: layout is for %s, not macOS", l.OS)
 	}
-	tmp, err := os.MkdirTemp("", "pkgctl-pkg-")
+	// The payload holds the enroll secret and keys: a nameless file, so that
+	// nothing is left if the build is killed.
+	payload, err := scratch.File("", "pkg")
 	if err != nil {
-		return fmt.Errorf("pkg: create work directory: %w", err)
+		return fmt.Errorf("pkg: create work file: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer scratch.Close(payload)
 
 	entries := payloadEntries(l)
-	payloadPath := filepath.Join(tmp, "Payload")
-	records, payloadSum, err := writeCPIOGzip(ctx, payloadPath, entries, l.MTime)
+	records, payloadSum, err := writeCPIOGzip(ctx, payload, entries, l.MTime)
 	if err != nil {
 		return fmt.Errorf("pkg: write Payload: %w", err)
 	}
@@ -82,15 +82,19 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 		{Name: mactemplates.ComponentDir, Dir: true},
 		{Name: MemberBom, Open: xar.Bytes(bomData), Compress: true},
 		// Size and SHA-1 known from writing spare the xar writer a pass over it.
-		{Name: MemberPayload, Open: xar.Path(payloadPath), Size: payloadSum.size, SHA1: payloadSum.sha1},
+		{Name: MemberPayload, Open: section(payload, payloadSum.size), Size: payloadSum.size, SHA1: payloadSum.sha1},
 	}
 	if comp.Postinstall {
-		scriptsPath := filepath.Join(tmp, "Scripts")
-		_, sum, err := writeCPIOGzip(ctx, scriptsPath, scriptEntries(l), l.MTime)
+		scripts, err := scratch.File("", "pkg")
+		if err != nil {
+			return fmt.Errorf("pkg: create work file: %w", err)
+		}
+		defer scratch.Close(scripts)
+		_, sum, err := writeCPIOGzip(ctx, scripts, scriptEntries(l), l.MTime)
 		if err != nil {
 			return fmt.Errorf("pkg: write Scripts: %w", err)
 		}
-		files = append(files, xar.File{Name: MemberScripts, Open: xar.Path(scriptsPath), Size: sum.size, SHA1: sum.sha1})
+		files = append(files, xar.File{Name: MemberScripts, Open: section(scripts, sum.size), Size: sum.size, SHA1: sum.sha1})
 	}
 	info, err := mactemplates.PackageInfo(comp)
 	if err != nil {
@@ -111,6 +115,11 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 		return fmt.Errorf("pkg: write xar: %w", err)
 	}
 	return nil
+}
+
+// section reads the first size bytes of f, from the start each time.
+func section(f *os.File, size int64) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(f, 0, size)), nil }
 }
 
 // SignFile signs the finished package with l.Signing (a Developer ID Installer
@@ -196,19 +205,10 @@ type fileSum struct {
 	sha1 []byte
 }
 
-// writeCPIOGzip writes entries as gzip(cpio odc) to path (0600), streaming each
+// writeCPIOGzip writes entries as gzip(cpio odc) to f, streaming each
 // file's data once and computing its size and POSIX cksum CRC on the way, and
 // the archive's own size and SHA-1.
-func writeCPIOGzip(ctx context.Context, path string, entries []payloadEntry, mtime time.Time) (recs []record, sum fileSum, err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, sum, err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-	}()
+func writeCPIOGzip(ctx context.Context, f *os.File, entries []payloadEntry, mtime time.Time) (recs []record, sum fileSum, err error) {
 	digest := sha1.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, digest), 1<<20)
 	counted := &iox.CountingWriter{W: bw}

@@ -33,6 +33,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/pkgctl/pkgctl/internal/scratch"
 )
 
 // File attributes ([MS-CAB] CFFILE.attribs).
@@ -112,7 +114,7 @@ func NewWriter(opts Options) (*Writer, error) {
 	if opts.Level < 1 || opts.Level > 9 {
 		return nil, fmt.Errorf("cab: deflate level %d out of range 1..9", opts.Level)
 	}
-	tmp, err := os.CreateTemp(opts.TempDir, "pkgctl-cab-*")
+	tmp, err := scratch.File(opts.TempDir, "cab") // no name: nothing left if killed
 	if err != nil {
 		return nil, fmt.Errorf("cab: temporary file: %w", err)
 	}
@@ -363,12 +365,7 @@ func (w *Writer) Close() error {
 		w.wg.Wait()
 	}
 	w.closed = true
-	name := w.tmp.Name()
-	err := w.tmp.Close()
-	if rerr := os.Remove(name); err == nil {
-		err = rerr
-	}
-	return err
+	return scratch.Close(w.tmp)
 }
 
 // checksum is the CFDATA checksum: XOR of little-endian 32-bit words, the
