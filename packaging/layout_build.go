@@ -119,12 +119,12 @@ func (e *NotSupportedError) Error() string {
 // rootFileContents reads what each orbit-root file holds for these options; a
 // role missing from the map is not written.
 func rootFileContents(o *Options, in Inputs) (map[Role][]byte, error) {
-	c := map[Role][]byte{
-		RoleCertsBundle:  templates.CertsPEM(),
-		RoleOsqueryFlags: {},
-	}
-	if o.EnrollSecret != "" || TargetOS(o.Type) == OSMacOS {
-		c[RoleEnrollSecret] = []byte(o.EnrollSecret) // fleetctl always writes it on macOS, maybe empty
+	c := map[Role][]byte{RoleCertsBundle: templates.CertsPEM()}
+	// No secret.txt without a secret (fleetctl's writeMacOSSecret) and no
+	// osquery.flags without --osquery-flagfile (fleetctl ≥ 4.92.0): an empty
+	// file in the payload would replace what the operator put on the host.
+	if o.EnrollSecret != "" {
+		c[RoleEnrollSecret] = []byte(o.EnrollSecret)
 	}
 	read := func(role Role, flag, p string) error {
 		if p == "" {

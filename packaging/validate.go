@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +61,11 @@ func (o *Options) Validate() (warnings []string, err error) {
 	}
 	if (o.EnrollSecret == "") != (o.FleetURL == "") {
 		return nil, flagErr("enroll-secret", "--enroll-secret and --fleet-url must be provided together")
+	}
+	if o.FleetURL != "" && !hasControl(o.FleetURL) { // control characters get their own message below
+		if u, err := parseURL(o.FleetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, flagErr("fleet-url", "--fleet-url %q is not a URL orbit can use: give https://host[:port] (e.g. https://fleet.example.com:8080)", o.FleetURL)
+		}
 	}
 	if o.Insecure && o.FleetCertificate != "" {
 		return nil, flagErr("insecure", "--insecure and --fleet-certificate may not be provided together")
@@ -115,9 +121,7 @@ func (o *Options) Validate() (warnings []string, err error) {
 
 	// fleetctl's host checks (#9-#11) exist because it shells out to native tools;
 	// pkgctl builds every format in Go on any OS, so they become notices.
-	if o.NativeTooling {
-		warn("--native-tooling has no effect: pkgctl always builds natively, in Go, on any OS")
-	}
+	// --native-tooling keeps its one visible effect: the output goes under build/.
 	if o.LocalWixDir != "" {
 		warn("--local-wix-dir has no effect: pkgctl builds MSI packages without WiX")
 	}
@@ -157,12 +161,15 @@ func (o *Options) Validate() (warnings []string, err error) {
 		if st, err := os.Stat(o.CustomOutfile); err == nil && st.IsDir() {
 			return nil, flagErr("outfile", "--outfile %s is a directory", o.CustomOutfile)
 		}
-		if st, err := os.Stat(filepath.Dir(o.CustomOutfile)); err != nil || !st.IsDir() {
+		// With --native-tooling the file goes under build/, created by the build.
+		if st, err := os.Stat(filepath.Dir(o.CustomOutfile)); !o.NativeTooling && (err != nil || !st.IsDir()) {
 			return nil, flagErr("outfile", "--outfile %s: directory %s does not exist", o.CustomOutfile, filepath.Dir(o.CustomOutfile))
 		}
 	}
 
-	if o.Type == TypePkg && o.ArchSet {
+	// fleetctl refuses any --arch but its default for pkg (the pkg is
+	// universal), so --arch=amd64 passes, as it does in scripts looping over types.
+	if o.Type == TypePkg && o.Arch != ArchAMD64 {
 		return nil, flagErr("arch", "can't use '--arch' with '--type %s'", o.Type)
 	}
 	if o.Arch != ArchAMD64 && o.Arch != ArchARM64 {
@@ -193,13 +200,20 @@ func (o *Options) Validate() (warnings []string, err error) {
 		}
 	}
 
+	if _, err := o.CPUQuotaPercent(); err != nil {
+		return nil, err
+	}
+
 	// pkgctl's own checks.
 	if o.OrbitUpdateInterval <= 0 {
 		return nil, flagErr("update-interval", "--update-interval must be positive, got %s", o.OrbitUpdateInterval)
 	}
 	if o.UpdateRoots != "" {
 		if err := checkRoots(o.UpdateRoots); err != nil {
-			return nil, &FlagError{Flag: "update-roots", Msg: "--update-roots is not valid TUF root metadata (the output of `fleetctl updates roots`)", Err: err}
+			if st, serr := os.Stat(o.UpdateRoots); serr == nil && st.Mode().IsRegular() {
+				return nil, flagErr("update-roots", "--update-roots takes the root metadata JSON itself, and %s is a file: pass --update-roots @%s, or --update-roots \"$(cat %s)\"", o.UpdateRoots, o.UpdateRoots, o.UpdateRoots)
+			}
+			return nil, &FlagError{Flag: "update-roots", Msg: "--update-roots is not valid TUF root metadata (the output of `pkgctl updates roots` or `fleetctl updates roots`)", Err: err}
 		}
 	}
 	if err := checkUpdateURL(o.UpdateURL); err != nil {
@@ -211,7 +225,7 @@ func (o *Options) Validate() (warnings []string, err error) {
 	}
 	warnings = append(warnings, w...)
 	if o.UpdateRoots == "" && strings.TrimRight(o.UpdateURL, "/") != FleetUpdateURL {
-		warn("--update-url %s is not Fleet's update server but --update-roots is empty: Fleet's root will be trusted, which a custom TUF server's metadata will not match (pass --update-roots \"$(fleetctl updates roots)\")", o.UpdateURL)
+		warn("--update-url %s is not Fleet's update server but --update-roots is empty: Fleet's root will be trusted, which a custom TUF server's metadata will not match (pass --update-roots \"$(pkgctl updates roots --path REPO)\")", o.UpdateURL)
 	}
 	if o.OsqueryFlagfile != "" {
 		if _, err := flagfile.Read(o.OsqueryFlagfile, flagfile.MaxSize); err != nil {
@@ -278,7 +292,25 @@ func (o *Options) noEffectWarnings() []string {
 	add(isPkg && o.DisableSetupExperience, "disable-setup-experience", "deb, rpm, pkg.tar.zst and msi")
 	add(o.Type == TypeMSI && !o.StartService, "service=false", "pkg, deb, rpm and pkg.tar.zst")
 	add(o.Type != TypeMSI && o.WindowsSignCertificate != "", "windows-sign-certificate", "msi")
+	q, _ := o.CPUQuotaPercent()
+	add(!isLinux && q != defaultCPUQuotaPercent, "cpu-quota", "deb, rpm and pkg.tar.zst: the systemd unit")
 	return out
+}
+
+const defaultCPUQuotaPercent = 20
+
+// CPUQuotaPercent is --cpu-quota as a whole percentage of one CPU: "20" or
+// "20%", positive (systemd's CPUQuota takes more than 100% for several CPUs).
+func (o *Options) CPUQuotaPercent() (int, error) {
+	s := strings.TrimSuffix(o.CPUQuota, "%")
+	if s == "" {
+		s = DefaultCPUQuota
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n <= 0 {
+		return 0, flagErr("cpu-quota", "--cpu-quota %q must be a positive whole percentage of one CPU, such as 20 or 20%% (more than 100 for several CPUs)", o.CPUQuota)
+	}
+	return int(n), nil
 }
 
 // checkClientPair loads a TLS client certificate and key the way fleetctl does and

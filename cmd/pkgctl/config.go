@@ -191,6 +191,13 @@ func configEntry(path string, k, v *yaml.Node, byName map[string]flagDef, getenv
 	}
 	d, ok := byName[k.Value]
 	if !ok {
+		names := []string{"builds"}
+		for n := range byName {
+			names = append(names, n)
+		}
+		if s := suggest(k.Value, names); s != "" {
+			return bad(k.Line, "unknown key: not a flag of pkgctl package (did you mean %s?)", s)
+		}
 		return bad(k.Line, "unknown key: not a flag of pkgctl package (see pkgctl package --help)")
 	}
 	if d.Secret {
