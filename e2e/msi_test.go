@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/internal/testenv"
 	"github.com/pkgctl/pkgctl/templates"
 )
@@ -174,6 +175,10 @@ func TestMSITools(t *testing.T) {
 				}
 				if strings.Contains(exports["Property"], s.EnrollSecret) {
 					t.Error("the enroll secret is in the Property table")
+				}
+				// secret.txt and both client keys: SYSTEM and Administrators only.
+				if n := strings.Count(exports["MsiLockPermissionsEx"], "\t"+packaging.SDDLSecret); n != 3 {
+					t.Errorf("MsiLockPermissionsEx has %d rows with the secret descriptor, want 3 (secret.txt, fleet_client.key, update_client.key):\n%s", n, exports["MsiLockPermissionsEx"])
 				}
 				if !strings.Contains(exports["ServiceInstall"], "Fleet osquery") || !strings.Contains(exports["ServiceInstall"], "LocalSystem") {
 					t.Errorf("ServiceInstall:\n%s", exports["ServiceInstall"])
