@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/internal/testenv"
+	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/templates"
 )
 
