@@ -167,15 +167,14 @@ func fetchPartial(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetche
 func sweepStale(opts []*Options, env BuildEnv) {
 	dirs := []string{os.TempDir()}
 	for _, o := range opts {
-		d := env.Dir
-		if o.CustomOutfile != "" {
-			d = filepath.Dir(o.CustomOutfile)
-			if !filepath.IsAbs(d) && env.Dir != "" {
-				d = filepath.Join(env.Dir, d)
-			}
+		d := "."
+		if out := o.Outfile(); out != "" {
+			d = filepath.Dir(out)
+		} else if o.NativeTooling {
+			d = NativeToolingDir
 		}
-		if d == "" {
-			d = "."
+		if !filepath.IsAbs(d) && env.Dir != "" {
+			d = filepath.Join(env.Dir, d)
 		}
 		dirs = append(dirs, d)
 	}

@@ -5,11 +5,11 @@ package packaging
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 )
 
 // Package types, as `--type` takes them.
@@ -173,17 +173,9 @@ func (o *Options) readUpdateRootsFile() error {
 	if !ok {
 		return nil
 	}
-	f, err := os.Open(name)
+	data, err := flagfile.Read(name, MaxUpdateRootsFile) // no FIFO, no device, bounded
 	if err != nil {
 		return &FlagError{Flag: "update-roots", Msg: "read --update-roots @" + name, Err: errors.Unwrap(err)}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxUpdateRootsFile+1))
-	if err != nil {
-		return &FlagError{Flag: "update-roots", Msg: "read --update-roots @" + name, Err: err}
-	}
-	if len(data) > MaxUpdateRootsFile {
-		return flagErr("update-roots", "--update-roots @%s: the file is larger than %d bytes; root metadata is a few KiB", name, MaxUpdateRootsFile)
 	}
 	o.UpdateRoots = string(data)
 	return nil

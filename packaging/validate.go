@@ -165,6 +165,11 @@ func (o *Options) Validate() (warnings []string, err error) {
 		if st, err := os.Stat(filepath.Dir(o.CustomOutfile)); !o.NativeTooling && (err != nil || !st.IsDir()) {
 			return nil, flagErr("outfile", "--outfile %s: directory %s does not exist", o.CustomOutfile, filepath.Dir(o.CustomOutfile))
 		}
+		for _, in := range o.InputFiles() {
+			if SamePath(o.Outfile(), in.Path) {
+				return nil, flagErr("outfile", "--outfile %s is also --%s %s: the installer would replace an input", o.CustomOutfile, in.Flag, in.Path)
+			}
+		}
 	}
 
 	// fleetctl refuses any --arch but its default for pkg (the pkg is

@@ -99,7 +99,6 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	if err != nil {
 		return &usageError{err}
 	}
-	outfiles := map[string]string{}
 	var mbuilds []packaging.MatrixBuild
 	warned := newWarningSet()
 	for _, b := range builds {
@@ -120,14 +119,13 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 		for _, w := range warnings {
 			warned.add(w, b.Name)
 		}
-		if o.CustomOutfile != "" {
-			abs, _ := filepath.Abs(o.CustomOutfile)
-			if other, ok := outfiles[abs]; ok {
-				return &usageError{fmt.Errorf("builds %s and %s both write %s: give each build its own outfile", other, b.Name, o.CustomOutfile)}
-			}
-			outfiles[abs] = b.Name
-		}
 		mbuilds = append(mbuilds, packaging.MatrixBuild{Name: b.Name, Options: o})
+	}
+	// No build may write another's output, an input, the config file or the
+	// manifest; refused now, before anything is downloaded.
+	protected := packaging.ProtectedFiles(mbuilds, cfgPath, r.Manifest)
+	if err := packaging.CheckOutputs(mbuilds, protected); err != nil {
+		return &usageError{err}
 	}
 	warned.print(opts.Streams, len(builds))
 
@@ -153,9 +151,10 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	fmt.Fprintf(msg, "Generating %d fleetd agent(s)...\n", len(mbuilds))
 	mp := newMatrixProgress(prog, len(mbuilds))
 	outs := packaging.BuildMatrix(cmd.Context(), mbuilds, env, packaging.MatrixOptions{
-		Parallel: r.Parallel,
-		Key:      fetchKeyFromFlags,
-		Event:    mp.event,
+		Parallel:  r.Parallel,
+		Key:       fetchKeyFromFlags,
+		Event:     mp.event,
+		Protected: protected,
 	})
 	if prog != nil {
 		prog.Stop()
