@@ -19,6 +19,7 @@ import (
 	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/publish"
+	"github.com/pkgctl/pkgctl/update"
 )
 
 // ReleaseOptions are the flags of `pkgctl package` for release pipelines:
@@ -295,7 +296,7 @@ func manifestSettings(o *packaging.Options) (map[string]string, []string) {
 				sum := sha256.Sum256([]byte(v))
 				v = "sha256:" + hex.EncodeToString(sum[:])
 			}
-			settings[d.Name] = v
+			settings[d.Name] = update.Redact(v) // a URL's password is a secret
 		case d.Bool != nil:
 			settings[d.Name] = fmt.Sprint(*d.Bool)
 		case d.Dur != nil:

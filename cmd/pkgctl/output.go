@@ -11,6 +11,7 @@ import (
 
 	"github.com/pkgctl/pkgctl/internal/progress"
 	"github.com/pkgctl/pkgctl/packaging"
+	"github.com/pkgctl/pkgctl/update"
 )
 
 // ui is what the commands of one run share about output: --quiet, and the
@@ -36,7 +37,7 @@ func (s Streams) Msg(w io.Writer) io.Writer {
 // Warnf prints "Warning: …" on ErrOut, once per distinct text per run, and
 // not at all under --quiet. It is safe for concurrent use.
 func (s Streams) Warnf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := update.Redact(fmt.Sprintf(format, args...)) // an --update-url may hold a password
 	if s.ui == nil {
 		fmt.Fprintf(s.ErrOut, "Warning: %s\n", msg)
 		return

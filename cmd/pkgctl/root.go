@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pkgctl/pkgctl/packaging"
+	"github.com/pkgctl/pkgctl/update"
 )
 
 // Streams are the command's standard streams, injected so tests need no shell.
@@ -103,7 +104,8 @@ func execute(ctx context.Context, args []string, s Streams) int {
 		if errors.Is(err, errInterrupted) {
 			fmt.Fprintln(s.ErrOut, "pkgctl: interrupted")
 		} else {
-			fmt.Fprintf(s.ErrOut, "Error: %s\n", err)
+			// A URL's password or signature never reaches the terminal.
+			fmt.Fprintf(s.ErrOut, "Error: %s\n", update.Redact(err.Error()))
 		}
 	}
 	return exitCode(err)
