@@ -146,7 +146,7 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 		env.Logf = func(format string, args ...any) {
 			mu.Lock()
 			defer mu.Unlock()
-			fmt.Fprintf(s.ErrOut, format+"\n", args...)
+			fmt.Fprintln(s.ErrOut, inert(fmt.Sprintf(format, args...)))
 		}
 	}
 	fmt.Fprintf(msg, "Generating %d fleetd agent(s)...\n", len(mbuilds))

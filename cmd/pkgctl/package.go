@@ -237,7 +237,7 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 	}
 	if o.Verbose {
 		env.Logf = func(format string, args ...any) {
-			fmt.Fprintf(s.ErrOut, format+"\n", args...)
+			fmt.Fprintln(s.ErrOut, inert(fmt.Sprintf(format, args...)))
 		}
 	}
 	msg := s.Msg(s.Out)

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pkgctl/pkgctl/packaging"
-	"github.com/pkgctl/pkgctl/update"
 )
 
 // Streams are the command's standard streams, injected so tests need no shell.
@@ -105,7 +104,7 @@ func execute(ctx context.Context, args []string, s Streams) int {
 			fmt.Fprintln(s.ErrOut, "pkgctl: interrupted")
 		} else {
 			// A URL's password or signature never reaches the terminal.
-			fmt.Fprintf(s.ErrOut, "Error: %s\n", update.Redact(err.Error()))
+			fmt.Fprintf(s.ErrOut, "Error: %s\n", inert(err.Error()))
 		}
 	}
 	return exitCode(err)
