@@ -227,7 +227,7 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 		}
 	}
 	pub.Manifest = manifestPath
-	pub.Logf = func(format string, args ...any) { fmt.Fprintf(msg, format+"\n", args...) }
+	pub.Logf = func(format string, args ...any) { fmt.Fprintln(msg, inert(fmt.Sprintf(format, args...))) }
 	return publishRun(cmd, pub)
 }
 
