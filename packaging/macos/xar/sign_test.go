@@ -306,15 +306,12 @@ func TestSignRejectsBadIdentity(t *testing.T) {
 // TestAppleFixtures opens the real Apple-built packages: every member's
 // checksums, and the signed one's RSA signature and certificate chain.
 func TestAppleFixtures(t *testing.T) {
-	dir := os.Getenv("PKGCTL_APPLE_FIXTURES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "..", "shared", "fixtures", "apple-pkg")
-	}
+	dir := filepath.Join("..", "..", "..", "testdata", "apple-pkg")
 	for _, pkg := range []string{"XZ.pkg", "Product-signed.pkg"} {
 		t.Run(pkg, func(t *testing.T) {
 			path := filepath.Join(dir, pkg)
 			if _, err := os.Stat(path); err != nil {
-				t.Fatalf("Apple fixture missing (set PKGCTL_APPLE_FIXTURES): %v", err)
+				t.Fatalf("Apple fixture missing (testdata/apple-pkg at the repository root): %v", err)
 			}
 			x := openXar(t, path)
 			if err := x.Verify(); err != nil {
