@@ -198,7 +198,7 @@ func TestSignedXarVerifies(t *testing.T) {
 	// bsdtar and 7z still read and extract the signed package.
 	bsdtar := testenv.NeedTool(t, "bsdtar", "libarchive-tools")
 	dir := t.TempDir()
-	if out, err := exec.Command(bsdtar, "-xf", path, "-C", dir).CombinedOutput(); err != nil {
+	if out, err := testenv.Command(bsdtar, "-xf", path, "-C", dir).CombinedOutput(); err != nil {
 		t.Errorf("bsdtar -xf of the signed xar: %v\n%s", err, out)
 	}
 	_, content := testFiles(t)
@@ -242,7 +242,7 @@ func TestSignatureFailsAfterOneByteChange(t *testing.T) {
 				if err := xr.Verify(); err == nil {
 					t.Error("Verify accepted a changed payload")
 				}
-				if out, err := exec.Command(testenv.NeedTool(t, "bsdtar", "libarchive-tools"), "-xf", p, "-C", t.TempDir()).CombinedOutput(); err == nil {
+				if out, err := testenv.Command(testenv.NeedTool(t, "bsdtar", "libarchive-tools"), "-xf", p, "-C", t.TempDir()).CombinedOutput(); err == nil {
 					t.Errorf("bsdtar accepted a changed payload:\n%s", out)
 				}
 				return
