@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build cross test deps demo bench lint
+.PHONY: all build cross test deps demo demo-serve bench lint
 
 all: build
 
@@ -30,8 +30,13 @@ test: deps cross
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
 
-demo: deps
+# demo needs only Go: no root, no apt. The Debian tools are for `make test`.
+demo:
 	$(GO) run ./internal/cmd/demo
+
+# demo-serve serves the demo's TUF repository again (https://127.0.0.1:8443).
+demo-serve:
+	$(GO) run ./internal/cmd/demo serve
 
 bench:
 	$(GO) run ./internal/cmd/bench
