@@ -19,9 +19,9 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"flag"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
