@@ -26,9 +26,12 @@ cross:
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/pkgctl
 	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/pkgctl
 
+# test fails when the run changed anything under /etc, /opt or /usr
+# (internal/cmd/untouched); tools that unpack run in testenv.Sandbox.
 test: deps cross
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) build -o bin/untouched ./internal/cmd/untouched
+	bin/untouched $(GO) test -count=1 -timeout 40m ./...
 
 # demo needs only Go: no root, no apt. The Debian tools are for `make test`.
 demo:
