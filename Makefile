@@ -41,8 +41,11 @@ demo:
 demo-serve:
 	$(GO) run ./internal/cmd/demo serve
 
+# bench measures every format on a real agent (LLVM, Wine's DLLs, Go programs)
+# against its compression floor and peer tools; BENCH_FLAGS="-n 1 -teams 1,10".
 bench:
-	$(GO) run ./internal/cmd/bench
+	.ci/deps libllvm14 libllvm15 libwine gzip pigz wixl
+	$(GO) run ./internal/cmd/bench $(BENCH_FLAGS)
 
 lint:
 	@out="$$(gofmt -l .)"; \
