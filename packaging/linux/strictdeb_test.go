@@ -82,7 +82,7 @@ func TestDebStrictDeflate(t *testing.T) {
 	}
 	deb := write("t.deb", buf.Bytes())
 	x := filepath.Join(dir, "x")
-	if out, err := exec.Command(dpkgDeb, "-x", deb, x).CombinedOutput(); err != nil {
+	if out, err := testenv.Command(dpkgDeb, "-x", deb, x).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb -x: %v\n%s", err, out)
 	}
 	for i, in := range inputs {

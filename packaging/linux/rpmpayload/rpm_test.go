@@ -9,7 +9,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -163,16 +162,16 @@ func TestRelativize(t *testing.T) {
 		t.Fatal(err)
 	}
 	rpmBin := testenv.NeedTool(t, "rpm", "rpm")
-	if o, err := exec.Command(rpmBin, "-K", file).CombinedOutput(); err != nil || !strings.Contains(string(o), "digests OK") {
+	if o, err := testenv.Command(rpmBin, "-K", file).CombinedOutput(); err != nil || !strings.Contains(string(o), "digests OK") {
 		t.Errorf("rpm -K: %v\n%s", err, o)
 	}
 	rpm2cpio := testenv.NeedTool(t, "rpm2cpio", "rpm")
 	cpioBin := testenv.NeedTool(t, "cpio", "cpio")
-	archive, err := exec.Command(rpm2cpio, file).Output()
+	archive, err := testenv.Command(rpm2cpio, file).Output()
 	if err != nil {
 		t.Fatalf("rpm2cpio: %v", err)
 	}
-	list := exec.Command(cpioBin, "-t", "--quiet")
+	list := testenv.Command(cpioBin, "-t", "--quiet")
 	list.Stdin = bytes.NewReader(archive)
 	o, err := list.Output()
 	if err != nil {
@@ -229,10 +228,10 @@ func TestRelativizeSigned(t *testing.T) {
 	}
 	rpmBin := testenv.NeedTool(t, "rpm", "rpm")
 	db := filepath.Join(dir, "db")
-	if o, err := exec.Command(rpmBin, "--dbpath", db, "--import", keyFile).CombinedOutput(); err != nil {
+	if o, err := testenv.Command(rpmBin, "--dbpath", db, "--import", keyFile).CombinedOutput(); err != nil {
 		t.Fatalf("rpm --import: %v\n%s", err, o)
 	}
-	o, err := exec.Command(rpmBin, "--dbpath", db, "-Kv", file).CombinedOutput()
+	o, err := testenv.Command(rpmBin, "--dbpath", db, "-Kv", file).CombinedOutput()
 	t.Logf("rpm -Kv:\n%s", o)
 	if err != nil || strings.Contains(string(o), "NOT OK") || strings.Count(string(o), "Signature, key ID") < 2 {
 		t.Errorf("rpm -Kv of the re-signed rpm: %v\n%s", err, o)
@@ -243,7 +242,7 @@ func TestRelativizeSigned(t *testing.T) {
 	if err := os.WriteFile(file, bad, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if o, err := exec.Command(rpmBin, "--dbpath", db, "-K", file).CombinedOutput(); err == nil {
+	if o, err := testenv.Command(rpmBin, "--dbpath", db, "-K", file).CombinedOutput(); err == nil {
 		t.Errorf("rpm -K accepted a changed payload:\n%s", o)
 	}
 }
