@@ -13,6 +13,8 @@ import (
 	"io"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/pkgctl/pkgctl/internal/flatecheck"
 )
 
 // Signature header tags (rpm's rpmSigTag).
@@ -257,7 +259,13 @@ func rewritePayload(payload []byte) ([]byte, int64, []byte, error) {
 	if err := zw.Close(); err != nil {
 		return nil, 0, nil, err
 	}
-	return out.Bytes(), cw.n, raw.Sum(nil), nil
+	// Complete Huffman codes in every deflate block: strict decoders refuse
+	// the others, and the compressor has no option for it.
+	fixed, err := flatecheck.FixGzip(out.Bytes())
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("rpm payload: %w", err)
+	}
+	return fixed, cw.n, raw.Sum(nil), nil
 }
 
 type countWriter struct {

@@ -22,6 +22,7 @@ import (
 	_ "github.com/goreleaser/nfpm/v2/rpm"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/pkgctl/pkgctl/internal/flatecheck"
 	"github.com/pkgctl/pkgctl/internal/testenv"
 )
 
@@ -141,6 +142,9 @@ func TestRelativize(t *testing.T) {
 	hs := sha256.Sum256(hdr)
 	if got := strings.TrimRight(string(sig.get(sigSHA256).data), "\x00"); got != hex.EncodeToString(hs[:]) {
 		t.Errorf("header SHA-256 %s, want %x", got, hs)
+	}
+	if err := flatecheck.CheckGzip(bytes.NewReader(payload)); err != nil {
+		t.Errorf("payload deflate: %v", err)
 	}
 	ps := sha256.Sum256(payload)
 	if got := strings.TrimRight(string(main.get(tagPayloadDigest).data), "\x00"); got != hex.EncodeToString(ps[:]) {
