@@ -100,12 +100,9 @@ func execute(ctx context.Context, args []string, s Streams) int {
 		err = errInterrupted
 	}
 	if err != nil {
-		if errors.Is(err, errInterrupted) {
-			fmt.Fprintln(s.ErrOut, "pkgctl: interrupted")
-		} else {
-			// A URL's password or signature never reaches the terminal.
-			fmt.Fprintf(s.ErrOut, "Error: %s\n", inert(err.Error()))
-		}
+		// "Error: interrupted" after Ctrl-C; a URL's password or signature, or a
+		// server's escape sequence, never reaches the terminal.
+		fmt.Fprintf(s.ErrOut, "Error: %s\n", inert(err.Error()))
 	}
 	return exitCode(err)
 }
@@ -126,7 +123,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errInterrupted) || errors.Is(err, context.Canceled):
+	case errors.Is(err, errInterrupted): // execute turns any error of a signalled run into it
 		return exitInterrupted
 	case errors.As(err, &ue), errors.As(err, &fe):
 		return exitUsage
