@@ -160,6 +160,11 @@ func (x *extractor) checkName(name string) (string, error) {
 	if name == "" {
 		return "", x.fail(name, "empty name")
 	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return "", x.fail(name, "control character in the name")
+		}
+	}
 	if path.IsAbs(slashed) || filepath.IsAbs(name) || filepath.VolumeName(name) != "" || (len(slashed) > 1 && slashed[1] == ':') {
 		return "", x.fail(name, "absolute path")
 	}

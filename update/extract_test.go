@@ -239,3 +239,12 @@ func TestExtractLimits(t *testing.T) {
 		t.Errorf("4 entries: %v", err)
 	}
 }
+
+func TestExtractRefusesControlCharacters(t *testing.T) {
+	for _, name := range []string{"a\x1b[2J", "b\nc", "d\u009be"} {
+		_, err := ExtractTarGz(writeTarGz(t, []tarEntry{{name: name, typ: tar.TypeReg, mode: 0o644}}), t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), "control character") || strings.ContainsAny(err.Error(), "\x1b\n\u009b") {
+			t.Errorf("%q: err = %v", name, err)
+		}
+	}
+}

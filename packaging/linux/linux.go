@@ -82,6 +82,9 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 	// every rpm still in use (zstd needs rpm ≥ 4.14).
 	info.Deb.Compression = "gzip:6"
 	info.RPM.Compression = "gzip:6"
+	// Sources are exact paths: a component file named with *, ? or [ must
+	// not be read as a pattern.
+	info.DisableGlobbing = true
 	info.RPM.BuildHost = "pkgctl" // nfpm's default is the host name: not reproducible
 	info.RPM.Group = "System Environment/Daemons"
 	info.RPM.Summary = packaging.PackageDescription
