@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build cross test deps demo demo-serve bench lint man
+.PHONY: all build cross test fuzz deps demo demo-serve bench lint man
 
 all: build
 
@@ -37,6 +37,13 @@ test: deps cross
 	$(GO) vet ./...
 	$(GO) build -o bin/untouched ./internal/cmd/untouched
 	bin/untouched $(GO) test -count=1 -timeout 40m ./...
+	GO=$(GO) .ci/fuzz 3s
+
+# fuzz runs every fuzz target for FUZZTIME each (default 5m): `make test`
+# runs them for 3s only.
+FUZZTIME ?= 5m
+fuzz:
+	GO=$(GO) .ci/fuzz $(FUZZTIME)
 
 # demo needs only Go: no root, no apt. The Debian tools are for `make test`.
 demo:

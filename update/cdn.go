@@ -142,7 +142,7 @@ var signingParam = regexp.MustCompile(`(?i)\b((?:CloudFront-)?(?:Signature|Polic
 
 // userinfoPassword matches the password of a URL's user information
 // (https://user:password@host), anywhere in a message, %-escaped or not.
-var userinfoPassword = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://[^/?#@\s:"'<>]*):[^/?#@\s"'<>]*@`)
+var userinfoPassword = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://[^/?#@\s:"'<>]*):[^/?#@\s"'<>]*@`)
 
 // RedactSignedURL replaces the credentials that URLs carry (in a URL, or anywhere in
 // a message) with REDACTED: the values of CloudFront's Signature and Policy (a signed

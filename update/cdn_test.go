@@ -416,3 +416,18 @@ func TestRedactURLPasswords(t *testing.T) {
 		t.Error("redactErr breaks the error chain")
 	}
 }
+
+// FuzzRedact: after Redact, no password of a scheme://user:password@ URL
+// remains in the text.
+func FuzzRedact(f *testing.F) {
+	f.Add("https://u:", "hunter2", "@host/x")
+	f.Fuzz(func(t *testing.T, before, password, after string) {
+		if len(password) < 4 || strings.ContainsAny(password, "/?#@ \t\n\f\r\"'<>") {
+			return
+		}
+		in := before + "https://user:" + password + "@" + after
+		if got := Redact(in); strings.Contains(got, "https://user:"+password+"@") {
+			t.Fatalf("Redact(%q) = %q keeps the password", in, got)
+		}
+	})
+}

@@ -248,3 +248,50 @@ func TestExtractRefusesControlCharacters(t *testing.T) {
 		}
 	}
 }
+
+// FuzzExtractTarGz: whatever a tarball holds, extraction never panics and
+// never puts anything outside its destination.
+func FuzzExtractTarGz(f *testing.F) {
+	seed := func(entries []tarEntry) []byte {
+		var buf bytes.Buffer
+		gz := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(gz)
+		for _, e := range entries {
+			tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.linkname, Size: int64(len(e.body))})
+			tw.Write([]byte(e.body))
+		}
+		tw.Close()
+		gz.Close()
+		return buf.Bytes()
+	}
+	f.Add(seed([]tarEntry{{name: "a/", typ: tar.TypeDir, mode: 0o755}, {name: "a/b", typ: tar.TypeReg, mode: 0o4777, body: "x"}}))
+	f.Add(seed([]tarEntry{{name: "l", typ: tar.TypeSymlink, linkname: "../../x"}, {name: "l/f", typ: tar.TypeReg, body: "y"}}))
+	f.Add(seed([]tarEntry{{name: "../x", typ: tar.TypeReg, body: "z"}}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		root := t.TempDir()
+		src := filepath.Join(root, "in.tar.gz")
+		if err := os.WriteFile(src, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dest := filepath.Join(root, "out", "dest")
+		ExtractTarGz(src, dest)
+		// Only in.tar.gz and out/dest may exist at the top.
+		ents, _ := os.ReadDir(root)
+		for _, e := range ents {
+			if e.Name() != "in.tar.gz" && e.Name() != "out" {
+				t.Fatalf("extraction wrote %s outside its destination", e.Name())
+			}
+		}
+		if ents, _ := os.ReadDir(filepath.Join(root, "out")); len(ents) > 1 {
+			t.Fatalf("extraction wrote beside its destination: %v", ents)
+		}
+		filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o022 != 0 {
+					t.Fatalf("%s unpacked with mode %v", p, fi.Mode())
+				}
+			}
+			return nil
+		})
+	})
+}
