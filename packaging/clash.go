@@ -91,6 +91,17 @@ func splitRaw(p string) (dir, base string) {
 	return dir, p[i+1:]
 }
 
+// defaultNameKey is equal for builds whose default output names are equal:
+// the name depends on the type, the architecture (not for pkg) and the orbit
+// version, which one repository gives per channel.
+func defaultNameKey(o *Options) string {
+	arch := o.Arch
+	if o.Type == TypePkg {
+		arch = ""
+	}
+	return strings.Join([]string{o.Type, arch, o.OrbitChannel, fmt.Sprint(o.NativeTooling), FetchKey(o)}, "\x00")
+}
+
 // ProtectedFiles are the files no build of a run may write: every input of
 // every build, the config file and the manifest.
 func ProtectedFiles(builds []MatrixBuild, configPath, manifestPath string) []FlagPath {
@@ -115,6 +126,17 @@ func ProtectedFiles(builds []MatrixBuild, configPath, manifestPath string) []Fla
 // output names depend on the agent version and are checked when the build
 // claims them (MatrixOptions.Protected).
 func CheckOutputs(builds []MatrixBuild, protected []FlagPath) error {
+	defaults := map[string]string{} // default-name key → build name
+	for _, b := range builds {
+		if b.Options.Outfile() != "" {
+			continue
+		}
+		k := defaultNameKey(b.Options)
+		if other, ok := defaults[k]; ok {
+			return fmt.Errorf("builds %s and %s both write the default file name of --type=%s (same architecture and agent version): give each build its own outfile", other, b.Name, b.Options.Type)
+		}
+		defaults[k] = b.Name
+	}
 	for i, a := range builds {
 		outA := a.Options.Outfile()
 		if outA == "" {

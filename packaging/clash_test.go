@@ -76,6 +76,9 @@ func TestCheckOutputs(t *testing.T) {
 		{"manifest is an output", []MatrixBuild{build("x", filepath.Join(b, "x.deb"))}, filepath.Join(dir, "alias", "x.deb"), "--manifest"},
 		{"manifest is the config", []MatrixBuild{build("x", "")}, cfg, "is also --config"},
 		{"manifest is an input", []MatrixBuild{build("x", "")}, ca, "is also --fleet-certificate of build x"},
+		{"same default name", []MatrixBuild{build("x", ""), build("y", "")}, "", "builds x and y both write the default file name"},
+		{"default names of two archs", []MatrixBuild{build("x", ""), {Name: "y", Options: &Options{Type: TypeDeb, Arch: ArchARM64}}}, "", ""},
+		{"default names of two channels", []MatrixBuild{build("x", ""), {Name: "y", Options: &Options{Type: TypeDeb, OrbitChannel: "edge"}}}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckOutputs(tc.builds, ProtectedFiles(tc.builds, cfg, tc.manifest))
