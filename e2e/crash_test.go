@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// TestKilledBuildLeavesNoSecret kills deb and rpm builds (SIGKILL: no
-// cleanup runs) at random moments, then checks that no byte string of the
+// TestKilledBuildLeavesNoSecret kills deb, rpm, pkg and msi builds (SIGKILL:
+// no cleanup runs) at random moments, then checks that no byte string of the
 // enroll secret or of a private key's PEM body is left anywhere under the
 // TMPDIR, the output directory or the cache, and that no partial installer
 // is left beside the outfile. Stage directories a killed build could not
@@ -41,9 +41,10 @@ func TestKilledBuildLeavesNoSecret(t *testing.T) {
 		}
 		return cmd
 	}
+	types := []string{"deb", "rpm", "pkg", "msi"}
 	// One full build of each type tells how long the kill window is.
 	longest := time.Duration(0)
-	for _, typ := range []string{"deb", "rpm"} {
+	for _, typ := range types {
 		begin := time.Now()
 		if err := start(typ).Wait(); err != nil {
 			t.Fatalf("%s build: %v", typ, err)
@@ -52,8 +53,8 @@ func TestKilledBuildLeavesNoSecret(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
 	kills := 0
-	for i := 0; i < 16; i++ {
-		typ := []string{"deb", "rpm"}[i%2]
+	for i := 0; i < 20; i++ {
+		typ := types[i%len(types)]
 		os.Remove(filepath.Join(out, "fleet-osquery."+typ)) // so each run writes it anew
 		cmd := start(typ)
 		delay := time.Duration(rng.Int64N(int64(longest) + 1))
@@ -81,7 +82,7 @@ func TestKilledBuildLeavesNoSecret(t *testing.T) {
 			if err != nil || !d.Type().IsRegular() {
 				return nil
 			}
-			if filepath.Dir(p) == out && strings.HasPrefix(d.Name(), "fleet-osquery.") {
+			if filepath.Dir(p) == out && strings.HasPrefix(d.Name(), "fleet-osquery") {
 				return nil // finished installers carry the secret by design
 			}
 			data, err := os.ReadFile(p)
