@@ -59,3 +59,17 @@ func TestConfigOutputClashBeforeDownload(t *testing.T) {
 		})
 	}
 }
+
+// TestInert: errors, warnings and logs reach the terminal without a URL's
+// password and without raw control characters.
+func TestInert(t *testing.T) {
+	got := inert("fetch https://u:hunter2@h/x: server said \x1b]0;pwned\x07\x1b[2J\nsecond line")
+	if strings.Contains(got, "hunter2") || strings.ContainsAny(got, "\x1b\x07") || !strings.Contains(got, "u:REDACTED@h") || !strings.Contains(got, "\nsecond line") {
+		t.Errorf("inert = %q", got)
+	}
+	var errOut bytes.Buffer
+	Streams{Out: &bytes.Buffer{}, ErrOut: &errOut}.Warnf("channel %s", "edge\x1b[31m")
+	if strings.Contains(errOut.String(), "\x1b") {
+		t.Errorf("Warnf printed %q", errOut.String())
+	}
+}
