@@ -169,8 +169,27 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	}
 	// Every deflate block gets complete Huffman codes (strict decoders
 	// refuse others; nfpm's compressors have no option for it): the deb's
-	// and rpm's gzip members are fixed after nfpm, which holds the whole
-	// package in memory anyway.
+	// and rpm's gzip members and the Arch package's .MTREE are fixed after
+	// nfpm (which holds debs and rpms in memory anyway).
+	if p.Type == packaging.TypeArchZst {
+		// nfpm streams this one: through a file, not memory.
+		path := filepath.Join(stage, "package.pkg.tar.zst")
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		err = np.Package(info, f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = strictArch(path, w)
+		}
+		if err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
+		return nil
+	}
 	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb, packaging.TypeRPM: strictRPM}[p.Type]
 	if fix == nil {
 		if err := np.Package(info, w); err != nil {
