@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -72,7 +71,7 @@ func checkMSIDeflate(t *testing.T, msi string) {
 	t.Helper()
 	msiinfo := needTool(t, "msiinfo", "msitools")
 	cabextract := needTool(t, "cabextract", "cabextract")
-	streams, err := exec.Command(msiinfo, "streams", msi).Output()
+	streams, err := testenv.Command(msiinfo, "streams", msi).Output()
 	if err != nil {
 		t.Fatalf("msiinfo streams %s: %v", msi, err)
 	}
@@ -82,7 +81,7 @@ func checkMSIDeflate(t *testing.T, msi string) {
 			continue
 		}
 		n++
-		data, err := exec.Command(msiinfo, "extract", msi, s).Output()
+		data, err := testenv.Command(msiinfo, "extract", msi, s).Output()
 		if err != nil {
 			t.Fatalf("msiinfo extract %s %s: %v", msi, s, err)
 		}
@@ -98,7 +97,7 @@ func checkMSIDeflate(t *testing.T, msi string) {
 		if err := os.WriteFile(f, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := exec.Command(cabextract, "-t", f).CombinedOutput(); err != nil {
+		if out, err := testenv.Command(cabextract, "-t", f).CombinedOutput(); err != nil {
 			t.Errorf("cabextract -t on the cabinet %s of %s: %v\n%s", s, filepath.Base(msi), err, out)
 		}
 	}

@@ -149,7 +149,7 @@ func TestRPMStrictDeflate(t *testing.T) {
 	}
 	// cpio writes each file to stdout only: nothing lands on disk.
 	for i, in := range inputs {
-		cmd := exec.Command("sh", "-c", `"$0" "$1" | "$2" -i --to-stdout --quiet "$3"`, rpm2cpio, rpm, cpio, "*/opt/orbit/test/"+strconv.Itoa(i))
+		cmd := testenv.Command("sh", "-c", `"$0" "$1" | "$2" -i --to-stdout --quiet "$3"`, rpm2cpio, rpm, cpio, "*/opt/orbit/test/"+strconv.Itoa(i))
 		cmd.Dir = dir
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr

@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -85,7 +84,7 @@ func TestPatchTar(t *testing.T) {
 	}
 	p := filepath.Join(t.TempDir(), "t.tar")
 	os.WriteFile(p, out.Bytes(), 0o600)
-	if o, err := exec.Command(bsdtar, "-tvf", p).CombinedOutput(); err != nil {
+	if o, err := testenv.Command(bsdtar, "-tvf", p).CombinedOutput(); err != nil {
 		t.Errorf("bsdtar -t: %v\n%s", err, o)
 	}
 
@@ -133,7 +132,7 @@ func TestArchStrictDeflate(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "t.pkg.tar.zst")
 	os.WriteFile(p, data, 0o600)
 	for i, in := range inputs {
-		b, err := exec.Command(bsdtar, "-xOf", p, "opt/orbit/test/"+strconv.Itoa(i)).Output()
+		b, err := testenv.Command(bsdtar, "-xOf", p, "opt/orbit/test/"+strconv.Itoa(i)).Output()
 		if err != nil || !bytes.Equal(b, in.Data) {
 			t.Errorf("%s: bsdtar -xO gave %d bytes (%v), want the %d packaged", in.Name, len(b), err, len(in.Data))
 		}
