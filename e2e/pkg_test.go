@@ -105,6 +105,11 @@ func (b pkgSpec) args(t *testing.T, s *sharedEnv, sg *pkgSigner) []string {
 	if b.Identifier != "" {
 		args = append(args, "--identifier="+b.Identifier)
 	}
+	if b.Sign != "" {
+		// Offline: the default time stamp comes from Apple's server (TestPkgTimestamped
+		// uses a local one).
+		args = append(args, "--macos-sign-timestamp-url=none")
+	}
 	switch b.Sign {
 	case "file":
 		args = append(args, "--macos-devid-pem="+sg.PEMFile)

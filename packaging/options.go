@@ -28,6 +28,9 @@ const (
 	DefaultChannel        = "stable"
 	DefaultUpdateInterval = 15 * time.Minute
 	DefaultHostIdentifier = "uuid"
+	// DefaultMacOSSignTimestampURL is Apple's time-stamping server, which
+	// productsign and rcodesign use by default.
+	DefaultMacOSSignTimestampURL = "http://timestamp.apple.com/ts01"
 	// DefaultCloudFrontURLTTL is how long each signed CloudFront URL is valid after it is sent.
 	DefaultCloudFrontURLTTL = time.Hour
 )
@@ -99,6 +102,11 @@ type Options struct {
 	WindowsSignCertificate string // --windows-sign-certificate (path)
 	WindowsSignKey         string // --windows-sign-key (path)
 
+	// RFC 3161 time-stamping servers of the signatures; "none" (timestamp.None)
+	// for no time stamp. The pkg's defaults to Apple's server, as productsign's.
+	WindowsSignTimestampURL string // --windows-sign-timestamp-url
+	MacOSSignTimestampURL   string // --macos-sign-timestamp-url
+
 	// ArchSet records that --arch was given explicitly (fleetctl refuses it for pkg).
 	ArchSet bool
 	// HostOS is the OS the build runs on (runtime.GOOS); fleetctl's host checks use it.
@@ -128,6 +136,9 @@ func (o *Options) WithDefaults() *Options {
 	}
 	if o.HostIdentifier == "" {
 		o.HostIdentifier = DefaultHostIdentifier
+	}
+	if o.MacOSSignTimestampURL == "" {
+		o.MacOSSignTimestampURL = DefaultMacOSSignTimestampURL
 	}
 	if o.CloudFrontHashAlgorithm == "" {
 		o.CloudFrontHashAlgorithm = "sha1"

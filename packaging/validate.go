@@ -14,6 +14,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/pkgctl/pkgctl/cloudfront"
+	"github.com/pkgctl/pkgctl/timestamp"
 )
 
 // ExpiryWarningWindow is how close to expiry a certificate gets a warning.
@@ -239,6 +240,11 @@ func (o *Options) Validate() (warnings []string, err error) {
 		}
 	}
 
+	for _, f := range []flagValue{{"windows-sign-timestamp-url", o.WindowsSignTimestampURL}, {"macos-sign-timestamp-url", o.MacOSSignTimestampURL}} {
+		if _, err := timestamp.New(f.flag, f.value); err != nil {
+			return nil, flagErr(f.flag, "%v", err)
+		}
+	}
 	if o.WindowsSignKey != "" && o.WindowsSignCertificate == "" {
 		return nil, flagErr("windows-sign-key", "--windows-sign-key needs --windows-sign-certificate")
 	}
@@ -276,6 +282,10 @@ func (o *Options) noEffectWarnings() []string {
 	add(isPkg && o.DisableSetupExperience, "disable-setup-experience", "deb, rpm, pkg.tar.zst and msi")
 	add(o.Type == TypeMSI && !o.StartService, "service=false", "pkg, deb, rpm and pkg.tar.zst")
 	add(o.Type != TypeMSI && o.WindowsSignCertificate != "", "windows-sign-certificate", "msi")
+	add(o.Type != TypeMSI && o.WindowsSignTimestampURL != "", "windows-sign-timestamp-url", "signed msi")
+	if o.Type == TypeMSI && o.WindowsSignCertificate == "" && o.WindowsSignTimestampURL != "" {
+		out = append(out, "--windows-sign-timestamp-url has no effect without --windows-sign-certificate (the msi is not signed)")
+	}
 	return out
 }
 

@@ -220,7 +220,8 @@ func runBuild(b build, env *serverFiles, f demoFiles, cmdEnv []string) result {
 		flag("cache-dir", rel("demo/cache")),
 	)
 	if b.sign {
-		args = append(args, flag("macos-devid-pem", rel(f.devIDPEM)))
+		// The demo runs offline: no time stamp from Apple's server.
+		args = append(args, flag("macos-devid-pem", rel(f.devIDPEM)), flag("macos-sign-timestamp-url", "none"))
 	}
 	if b.outfile != "" {
 		args = append(args, flag("outfile", "demo/out/"+b.outfile))
