@@ -3,6 +3,7 @@ module github.com/pkgctl/pkgctl
 go 1.26.8
 
 require (
+	github.com/ProtonMail/go-crypto v1.4.0
 	github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign v1.9.16
 	github.com/go-asn1-ber/asn1-ber v1.5.5
 	github.com/google/go-github/v50 v50.2.0
@@ -30,7 +31,6 @@ require (
 	github.com/Masterminds/semver/v3 v3.4.0 // indirect
 	github.com/Masterminds/sprig/v3 v3.3.0 // indirect
 	github.com/Microsoft/go-winio v0.6.2 // indirect
-	github.com/ProtonMail/go-crypto v1.4.0 // indirect
 	github.com/alessio/shellescape v1.4.1 // indirect
 	github.com/beevik/etree v1.3.0 // indirect
 	github.com/blakesmith/ar v0.0.0-20190502131153-809d4375e1fb // indirect

@@ -107,6 +107,10 @@ type Options struct {
 	WindowsSignTimestampURL string // --windows-sign-timestamp-url
 	MacOSSignTimestampURL   string // --macos-sign-timestamp-url
 
+	// OpenPGP signing of deb, rpm and pkg.tar.zst: an armored private key
+	// (passphrase in PKGCTL_LINUX_SIGN_PASSPHRASE).
+	LinuxSignKey string // --linux-sign-key (path)
+
 	// ArchSet records that --arch was given explicitly (fleetctl refuses it for pkg).
 	ArchSet bool
 	// HostOS is the OS the build runs on (runtime.GOOS); fleetctl's host checks use it.

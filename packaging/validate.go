@@ -245,6 +245,16 @@ func (o *Options) Validate() (warnings []string, err error) {
 			return nil, flagErr(f.flag, "%v", err)
 		}
 	}
+	if o.LinuxSignKey != "" && isLinuxType(o.Type) {
+		// Unlock now: a wrong passphrase or key type fails before any download.
+		at, err := SourceDate()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := pgpSignerFor(o, at); err != nil {
+			return nil, err
+		}
+	}
 	if o.WindowsSignKey != "" && o.WindowsSignCertificate == "" {
 		return nil, flagErr("windows-sign-key", "--windows-sign-key needs --windows-sign-certificate")
 	}
@@ -283,6 +293,7 @@ func (o *Options) noEffectWarnings() []string {
 	add(o.Type == TypeMSI && !o.StartService, "service=false", "pkg, deb, rpm and pkg.tar.zst")
 	add(o.Type != TypeMSI && o.WindowsSignCertificate != "", "windows-sign-certificate", "msi")
 	add(o.Type != TypeMSI && o.WindowsSignTimestampURL != "", "windows-sign-timestamp-url", "signed msi")
+	add(!isLinux && o.LinuxSignKey != "", "linux-sign-key", "deb, rpm and pkg.tar.zst")
 	if o.Type == TypeMSI && o.WindowsSignCertificate == "" && o.WindowsSignTimestampURL != "" {
 		out = append(out, "--windows-sign-timestamp-url has no effect without --windows-sign-certificate (the msi is not signed)")
 	}

@@ -107,6 +107,7 @@ func packageFlags(o *packaging.Options) []flagDef {
 		s("macos-devid-pem", "PKGCTL_MACOS_DEVID_PEM", &o.MacOSDevIDPEM, "", "Path to a PEM file holding the Developer ID Installer certificate chain and its RSA key; signs the pkg on any OS (the file form of --macos-devid-pem-content)"),
 		s("windows-sign-certificate", "", &o.WindowsSignCertificate, "", "Authenticode-sign the msi with this certificate: a PEM chain (with --windows-sign-key) or a PKCS#12 .p12/.pfx file (password in PKGCTL_WINDOWS_SIGN_PASSWORD)"),
 		s("windows-sign-key", "", &o.WindowsSignKey, "", "PEM private key of --windows-sign-certificate"),
+		s("linux-sign-key", "PKGCTL_LINUX_SIGN_KEY", &o.LinuxSignKey, "", "Sign the deb, rpm or pkg.tar.zst with this ASCII-armored OpenPGP private key file (RSA 2048+ or Ed25519; passphrase in PKGCTL_LINUX_SIGN_PASSPHRASE); Arch packages get a detached <package>.sig"),
 		s("windows-sign-timestamp-url", "PKGCTL_WINDOWS_SIGN_TIMESTAMP_URL", &o.WindowsSignTimestampURL, "", "RFC 3161 time-stamping server that countersigns the msi's Authenticode signature, so it stays valid after the certificate expires (e.g. http://timestamp.digicert.com); default: none"),
 		s("macos-sign-timestamp-url", "PKGCTL_MACOS_SIGN_TIMESTAMP_URL", &o.MacOSSignTimestampURL, packaging.DefaultMacOSSignTimestampURL, "RFC 3161 time-stamping server for the pkg's signature, as productsign does by default; \"none\" signs without a time stamp (offline or reproducible builds)"),
 	}

@@ -89,6 +89,19 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 	return nfpm.WithDefaults(info)
 }
 
+// DetachedSignature signs an Arch package the way makepkg --sign does: a
+// binary detached signature in <package>.sig. deb and rpm carry theirs inside.
+func (p *Packager) DetachedSignature(l *packaging.Layout, pkg io.Reader) (string, []byte, error) {
+	if p.Type != packaging.TypeArchZst || l.PGP == nil {
+		return "", nil, nil
+	}
+	sig, err := l.PGP.Sign(pkg, false)
+	if err != nil {
+		return "", nil, fmt.Errorf("sign %s package: %w", p.Type, err)
+	}
+	return ".sig", sig, nil
+}
+
 // Package writes the package for l to w. Generated content is staged in a
 // private temporary directory (nfpm reads every file from disk) and removed.
 func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) error {
@@ -130,6 +143,16 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	}
 
 	info := p.info(l, contents)
+	if l.PGP != nil {
+		// deb: an armored signature in _gpgorigin (debsign); rpm: binary
+		// header+payload signatures. Arch packages get a .sig file (DetachedSignature).
+		switch p.Type {
+		case packaging.TypeDeb:
+			info.Deb.Signature.SignFn = func(r io.Reader) ([]byte, error) { return l.PGP.Sign(r, true) }
+		case packaging.TypeRPM:
+			info.RPM.Signature.SignFn = func(r io.Reader) ([]byte, error) { return l.PGP.Sign(r, false) }
+		}
+	}
 	scripts := map[string]*string{
 		"postinstall": &info.Scripts.PostInstall,
 		"preremove":   &info.Scripts.PreRemove,
