@@ -524,7 +524,7 @@ func TestPkgSigningErrors(t *testing.T) {
 		{"no key", []string{"--macos-devid-pem=" + writeFile(t, dir, "cert.pem", cert)}, []string{"--macos-devid-pem", "no PEM private key"}},
 		{"both forms", []string{"--macos-devid-pem=" + writeFile(t, dir, "x.pem", cert), "--macos-devid-pem-content=x"}, []string{"may not be provided together"}},
 		{"sign identity", []string{"--sign-identity=Developer ID Installer: X"}, []string{"--sign-identity", "--macos-devid-pem"}},
-		{"notarize", []string{"--notarize"}, []string{"--notarize", "not supported"}},
+		{"notarize unsigned", []string{"--notarize"}, []string{"--notarize", "--macos-devid-pem"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runPkgctl(t, "fleet-osquery.pkg", append(append([]string{}, base...), c.args...)...)

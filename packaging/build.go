@@ -23,6 +23,8 @@ type BuildEnv struct {
 	Logf func(format string, args ...any)
 	// Warnf prints a warning during the build (a CloudFront fallback); nil means Logf.
 	Warnf func(format string, args ...any)
+	// Notef prints the progress of long steps (notarization); nil means Logf.
+	Notef func(format string, args ...any)
 	// ToolVersion is pkgctl's version, sent in the User-Agent.
 	ToolVersion string
 	// Dir resolves a relative --outfile and holds the default output; "" is the
@@ -227,6 +229,22 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 			return nil, &NotSupportedError{What: "signing --type=" + o.Type}
 		}
 		sign = func(tmp string) error { return fsig.SignFile(ctx, l, tmp) }
+	}
+	notarize, err := notarizeStep(ctx, o, env, filepath.Base(out))
+	if err != nil {
+		return nil, err
+	}
+	if notarize != nil {
+		signOnly := sign
+		if signOnly == nil {
+			return nil, flagErr("notarize", "--notarize needs a signed package")
+		}
+		sign = func(tmp string) error {
+			if err := signOnly(tmp); err != nil {
+				return err
+			}
+			return notarize(tmp)
+		}
 	}
 	var detached []byte // signature file beside the package
 	var detachedExt string

@@ -111,6 +111,14 @@ type Options struct {
 	// (passphrase in PKGCTL_LINUX_SIGN_PASSPHRASE).
 	LinuxSignKey string // --linux-sign-key (path)
 
+	// Notarization (--notarize): the .p8 key as a file (the content is
+	// AppStoreConnectAPIKeyContent), the wait, and Apple's endpoints ("" = Apple's).
+	AppStoreConnectAPIKeyFile string        // --app-store-connect-api-key-file
+	NotarizeTimeout           time.Duration // --notarize-timeout
+	NotaryAPIURL              string        // --notary-api-url
+	NotaryS3Endpoint          string        // --notary-s3-endpoint
+	NotaryTicketURL           string        // --notary-ticket-url
+
 	// ArchSet records that --arch was given explicitly (fleetctl refuses it for pkg).
 	ArchSet bool
 	// HostOS is the OS the build runs on (runtime.GOOS); fleetctl's host checks use it.
@@ -140,6 +148,9 @@ func (o *Options) WithDefaults() *Options {
 	}
 	if o.HostIdentifier == "" {
 		o.HostIdentifier = DefaultHostIdentifier
+	}
+	if o.NotarizeTimeout == 0 {
+		o.NotarizeTimeout = DefaultNotarizeTimeout
 	}
 	if o.MacOSSignTimestampURL == "" {
 		o.MacOSSignTimestampURL = DefaultMacOSSignTimestampURL

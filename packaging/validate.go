@@ -183,8 +183,8 @@ func (o *Options) Validate() (warnings []string, err error) {
 		}
 		return nil, flagErr("sign-identity", "--sign-identity: %s; give the Developer ID Installer certificate and key as PEM with --macos-devid-pem or --macos-devid-pem-content", where)
 	}
-	if o.Type == TypePkg && o.Notarize {
-		return nil, flagErr("notarize", "--notarize is not supported by pkgctl: sign with --macos-devid-pem, then notarize the package with Apple's notarytool (or rcodesign notarize) and staple it")
+	if err := o.checkNotarize(); err != nil {
+		return nil, err
 	}
 	if o.Type == TypePkg && o.MacOSDevIDPEM != "" {
 		if _, err := os.Stat(o.MacOSDevIDPEM); err != nil {

@@ -140,6 +140,12 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 			fmt.Fprintf(errOut, format+"\n", args...)
 		}
 	}
+	var noteMu sync.Mutex
+	env.Notef = func(format string, args ...any) {
+		noteMu.Lock()
+		defer noteMu.Unlock()
+		fmt.Fprintf(errOut, format+"\n", args...)
+	}
 	fmt.Fprintf(msg, "Generating %d fleetd agent(s)...\n", len(mbuilds))
 	prog := newMatrixProgress(errOut, opts.Streams.ErrIsTerminal, len(mbuilds))
 	outs := packaging.BuildMatrix(cmd.Context(), mbuilds, env, packaging.MatrixOptions{
