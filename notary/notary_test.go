@@ -52,7 +52,10 @@ func TestNotarize(t *testing.T) {
 		{"accepted", func(*testenv.Apple, *Config) {}, nil, true},
 		{"invalid", func(a *testenv.Apple, _ *Config) { a.SetOutcome(testenv.NotaryInvalid) },
 			[]string{"Invalid", "Archive contains critical validation errors", "not signed with a valid Developer ID"}, false},
-		{"stuck", func(a *testenv.Apple, c *Config) { a.SetOutcome(testenv.NotaryStuck); c.Timeout = 50 * time.Millisecond },
+		{"stuck", func(a *testenv.Apple, c *Config) {
+			a.SetOutcome(testenv.NotaryStuck)
+			c.Timeout = 50 * time.Millisecond
+		},
 			[]string{"notarize: wait", "still \"In Progress\"", "--notarize-timeout"}, false},
 		{"bad key", func(_ *testenv.Apple, c *Config) { c.KeyID = "OTHERKEY99" },
 			[]string{"notarize: submit", "HTTP 401", "NOT_AUTHORIZED"}, false},
