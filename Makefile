@@ -8,12 +8,17 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build cross test deps demo bench lint
+.PHONY: all build cross test deps demo bench lint man
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/pkgctl ./cmd/pkgctl
+
+# man writes the man pages (section 1) of pkgctl and every command, generated
+# from the cobra definitions (github.com/spf13/cobra/doc), to dist/man.
+man:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/pkgctl man --dir dist/man
 
 # deps installs the Debian tools the tests check installers with (lintian,
 # rpm, rpmlint, nginx, bsdtar, ...); it does nothing when they are present.
@@ -33,8 +38,11 @@ test: deps cross
 demo: deps
 	$(GO) run ./internal/cmd/demo
 
+# bench measures every format on a real agent (LLVM, Wine's DLLs, Go programs)
+# against its compression floor and peer tools; BENCH_FLAGS="-n 1 -teams 1,10".
 bench:
-	$(GO) run ./internal/cmd/bench
+	.ci/deps libllvm14 libllvm15 libwine gzip pigz wixl
+	$(GO) run ./internal/cmd/bench $(BENCH_FLAGS)
 
 lint:
 	@out="$$(gofmt -l .)"; \

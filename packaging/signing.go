@@ -20,6 +20,7 @@ import (
 	"github.com/sassoftware/relic/v7/lib/pkcs9"
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 	"github.com/pkgctl/pkgctl/timestamp"
 )
 
@@ -160,7 +161,7 @@ func loadSigningIdentity(o *Options) (*SigningIdentity, error) {
 		id, err = ParsePEMIdentity(flag, []byte(o.MacOSDevIDCertificateContent))
 	case o.Type == TypePkg && o.MacOSDevIDPEM != "":
 		flag = "--macos-devid-pem " + o.MacOSDevIDPEM
-		data, rerr := os.ReadFile(o.MacOSDevIDPEM)
+		data, rerr := flagfile.Read(o.MacOSDevIDPEM, flagfile.MaxSize)
 		if rerr != nil {
 			return nil, fmt.Errorf("read --macos-devid-pem %s: %w", o.MacOSDevIDPEM, errors.Unwrap(rerr))
 		}
@@ -199,7 +200,7 @@ const WindowsSignPasswordEnv = "PKGCTL_WINDOWS_SIGN_PASSWORD"
 // (a PEM chain with --windows-sign-key, or a PKCS#12 .p12/.pfx file).
 func windowsIdentity(o *Options) (*SigningIdentity, error) {
 	const certFlag, keyFlag = "--windows-sign-certificate", "--windows-sign-key"
-	cert, err := os.ReadFile(o.WindowsSignCertificate)
+	cert, err := flagfile.Read(o.WindowsSignCertificate, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: certFlag[2:], Msg: fmt.Sprintf("read %s %s", certFlag, o.WindowsSignCertificate), Err: err}
 	}
@@ -207,7 +208,11 @@ func windowsIdentity(o *Options) (*SigningIdentity, error) {
 		if o.WindowsSignKey != "" {
 			return nil, flagErr(keyFlag[2:], "%s is a PKCS#12 file, which holds the key: drop %s", certFlag, keyFlag)
 		}
-		key, leaf, chain, err := pkcs12.DecodeChain(cert, os.Getenv(WindowsSignPasswordEnv))
+		password, set := os.LookupEnv(WindowsSignPasswordEnv)
+		key, leaf, chain, err := pkcs12.DecodeChain(cert, password)
+		if errors.Is(err, pkcs12.ErrIncorrectPassword) && !set {
+			return nil, flagErr(certFlag[2:], "%s %s is protected by a password and %s is not set: set it to the file's password", certFlag, o.WindowsSignCertificate, WindowsSignPasswordEnv)
+		}
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
 			return nil, flagErr(certFlag[2:], "%s %s: wrong password (set it in %s)", certFlag, o.WindowsSignCertificate, WindowsSignPasswordEnv)
 		}
@@ -227,7 +232,7 @@ func windowsIdentity(o *Options) (*SigningIdentity, error) {
 	if o.WindowsSignKey == "" {
 		return nil, flagErr(keyFlag[2:], "%s is PEM: give its private key with %s (or use a PKCS#12 file)", certFlag, keyFlag)
 	}
-	key, err := os.ReadFile(o.WindowsSignKey)
+	key, err := flagfile.Read(o.WindowsSignKey, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: keyFlag[2:], Msg: fmt.Sprintf("read %s %s", keyFlag, o.WindowsSignKey), Err: err}
 	}

@@ -41,7 +41,7 @@ func TestValidatePkgSigning(t *testing.T) {
 			o.Notarize, o.MacOSDevIDPEM, o.AppStoreConnectAPIKeyID, o.AppStoreConnectAPIKeyIssuer, o.AppStoreConnectAPIKeyContent, o.NotaryAPIURL = true, pem, "K", "I", "x", "http://proxy.example.com"
 		}},
 		{"missing pem file", "linux", "macos-devid-pem", "read --macos-devid-pem", func(o *Options) { o.MacOSDevIDPEM = pem + ".missing" }},
-		{"pem file ok", "linux", "", "", func(o *Options) { o.MacOSDevIDPEM = pem }},
+		{"pem file checked in validation", "linux", "macos-devid-pem", "no PEM certificate found", func(o *Options) { o.MacOSDevIDPEM = pem }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

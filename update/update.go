@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +19,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +29,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 )
 
 // DefaultURL is fleetctl's default update server.
@@ -68,8 +70,8 @@ type Options struct {
 	ClientKeyFile string
 	// CacheDir holds verified targets across runs; "" = no cache.
 	CacheDir string
-	// Progress receives download progress lines; nil = none (pass stderr only when it is a terminal).
-	Progress io.Writer
+	// Progress is told about each target download, for display; nil = none.
+	Progress Progress
 	// Logf receives verbose logging; may be nil.
 	Logf func(format string, args ...any)
 	// Warnf receives warnings (a request CloudFront failed and the origin served); nil
@@ -99,9 +101,11 @@ type Client struct {
 	serverCAFile  string
 	clientCert    string
 
+	rootsMissing bool // a custom server without --update-roots: Fleet's root is trusted
+
 	cacheDir string // "" = no cache
 	tmpDir   string // private, removed by Close
-	progress io.Writer
+	progress Progress
 	logf     func(format string, args ...any)
 	warnf    func(format string, args ...any)
 	cdn      *cdnClient // nil = origin only
@@ -110,8 +114,24 @@ type Client struct {
 	up      *updater.Updater
 	fetcher *metadataFetcher
 	closed  bool
+}
 
-	progressMu sync.Mutex
+// Progress is told about target downloads, for display (a progress bar on a
+// terminal, a line now and then in a log). Its methods are called from several
+// goroutines at once.
+type Progress interface {
+	// Cached reports a target taken from the verified cache: no download.
+	Cached(name string, size int64)
+	// Download reports that a download of total bytes starts; the Task is fed
+	// as bytes arrive. A retry (CloudFront, then the origin) starts another.
+	Download(name string, total int64) Task
+}
+
+// Task is one download in progress.
+type Task interface {
+	Add(n int64)
+	// Done ends the task: err is nil when the file arrived complete.
+	Done(err error)
 }
 
 // Target is a verified target file.
@@ -161,6 +181,7 @@ func New(opts Options) (*Client, error) {
 	c.root = opts.RootJSON
 	if len(bytes.TrimSpace(c.root)) == 0 {
 		c.root = DefaultRootJSON
+		c.rootsMissing = c.url != DefaultURL
 	}
 	if _, err := trustedmetadata.New(c.root); err != nil {
 		return nil, fmt.Errorf("invalid --update-roots: not a self-signed TUF root metadata document: %w", err)
@@ -218,7 +239,7 @@ func (c *Client) tlsConfig(opts Options) (*tls.Config, []byte, error) {
 	var pemData []byte
 	if opts.ServerCAFile != "" {
 		var err error
-		pemData, err = os.ReadFile(opts.ServerCAFile)
+		pemData, err = flagfile.Read(opts.ServerCAFile, flagfile.MaxSize)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read --update-tls-certificate: %w", err)
 		}
@@ -298,30 +319,13 @@ func (c *Client) refreshLocked(ctx context.Context) error {
 // all listed hashes match the current metadata, else downloaded and verified while streaming.
 // Fetch refreshes the metadata first if Refresh has not succeeded yet.
 func (c *Client) Fetch(ctx context.Context, target, platform, channel, file string) (*Target, error) {
-	for _, p := range []string{target, platform, channel, file} {
-		if p == "" || strings.ContainsAny(p, `/\`) || p == "." || p == ".." {
-			return nil, fmt.Errorf("invalid target path element %q in %s/%s/%s/%s", p, target, platform, channel, file)
-		}
-	}
-	repoPath := path.Join(target, platform, channel, file)
-
-	ti, err := c.lookup(ctx, repoPath)
+	repoPath, ti, err := c.info(ctx, target, platform, channel, file)
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{Path: repoPath, Length: ti.Length, Hashes: map[string]string{}}
+	t := &Target{Path: repoPath, Length: ti.Length, Hashes: map[string]string{}, Version: customVersion(ti)}
 	for alg, h := range ti.Hashes {
 		t.Hashes[alg] = hex.EncodeToString(h)
-	}
-	if ti.Custom != nil {
-		var custom struct {
-			Version any `json:"version"`
-		}
-		if err := json.Unmarshal(*ti.Custom, &custom); err == nil {
-			if s, ok := custom.Version.(string); ok {
-				t.Version = s
-			}
-		}
 	}
 	alg, err := strongestHash(ti)
 	if err != nil {
@@ -332,6 +336,44 @@ func (c *Client) Fetch(ctx context.Context, target, platform, channel, file stri
 		return nil, err
 	}
 	return t, nil
+}
+
+// Version returns a target's custom metadata "version" ("" if absent) from the
+// verified metadata, without downloading the target: a build checks it before
+// anything is fetched or written.
+func (c *Client) Version(ctx context.Context, target, platform, channel, file string) (string, error) {
+	_, ti, err := c.info(ctx, target, platform, channel, file)
+	if err != nil {
+		return "", err
+	}
+	return customVersion(ti), nil
+}
+
+// info checks the path elements and returns the verified target info.
+func (c *Client) info(ctx context.Context, target, platform, channel, file string) (string, *metadata.TargetFiles, error) {
+	for _, p := range []string{target, platform, channel, file} {
+		if p == "" || strings.ContainsAny(p, `/\`) || p == "." || p == ".." {
+			return "", nil, fmt.Errorf("invalid target path element %q in %q", p, target+"/"+platform+"/"+channel+"/"+file)
+		}
+	}
+	repoPath := path.Join(target, platform, channel, file)
+	ti, err := c.lookup(ctx, repoPath)
+	return repoPath, ti, err
+}
+
+// customVersion is the string "version" of a target's custom metadata, or "".
+func customVersion(ti *metadata.TargetFiles) string {
+	if ti.Custom == nil {
+		return ""
+	}
+	var custom struct {
+		Version any `json:"version"`
+	}
+	if err := json.Unmarshal(*ti.Custom, &custom); err != nil {
+		return ""
+	}
+	s, _ := custom.Version.(string)
+	return s
 }
 
 // lookup returns the verified target info for repoPath, refreshing first if needed.
@@ -372,6 +414,11 @@ func (c *Client) notFound(repoPath string, top map[string]*metadata.TargetFiles)
 		}
 	}
 	sort.Strings(channels)
+	// The channel names come from the repository: quoted (%q), so that no
+	// terminal escape sequence in one reaches the terminal.
+	for i, ch := range channels {
+		channels[i] = strconv.Quote(ch)
+	}
 	msg := fmt.Sprintf("target %s is not in the TUF repository at %s", repoPath, c.url)
 	if len(channels) > 0 {
 		msg += fmt.Sprintf("; channels available for %s on %s: %s (check --%s-channel)",

@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pkgctl/pkgctl/internal/progress"
+	"github.com/pkgctl/pkgctl/internal/testenv"
 	"github.com/pkgctl/pkgctl/packaging"
 )
 
@@ -80,34 +85,52 @@ func TestManifestStableOrder(t *testing.T) {
 	}
 }
 
-// TestMatrixProgress: plain lines off a terminal (CI logs), a redrawn status
-// line on one.
+// TestMatrixProgress: one line per build. Off a terminal (CI logs), plain
+// lines; the bars on a terminal are tested in internal/progress.
 func TestMatrixProgress(t *testing.T) {
 	b := packaging.MatrixBuild{Name: "team-a", Options: &packaging.Options{Type: "deb"}}
+	c := packaging.MatrixBuild{Name: "team-b", Options: &packaging.Options{Type: "rpm"}}
 	ok := &packaging.MatrixOutcome{Build: b, Result: &packaging.Result{Path: "/o/a.deb", Size: 2048}, Duration: 1500 * time.Millisecond}
-	bad := &packaging.MatrixOutcome{Build: b, Err: errors.New("disk full")}
+	bad := &packaging.MatrixOutcome{Build: c, Err: errors.New("disk full")}
 
 	var plain bytes.Buffer
-	p := newMatrixProgress(&plain, false, 2)
+	prog := progress.New(progress.Options{Out: &plain, Interval: time.Hour})
+	p := newMatrixProgress(prog, 2)
 	p.event(0, b, false, nil)
 	p.event(0, b, true, ok)
-	p.event(1, b, true, bad)
-	p.finish()
-	want := "[0/2] team-a: building deb\n[1/2] team-a: done /o/a.deb (2.0 KiB, 1.5s)\n[2/2] team-a: FAILED\n"
+	p.event(1, c, true, bad)
+	prog.Stop()
+	want := "team-a: building deb\nteam-a: [1/2] done /o/a.deb (2.0 KiB, 1.5s)\nteam-b: fetching\nteam-b: [2/2] FAILED (the reason follows the summary)\n"
 	if plain.String() != want {
 		t.Errorf("CI progress:\n%q\nwant\n%q", plain.String(), want)
 	}
+	newMatrixProgress(nil, 1).event(0, b, true, ok) // --quiet: no progress, no panic
+}
 
-	var tty bytes.Buffer
-	p = newMatrixProgress(&tty, true, 2)
-	p.event(0, b, false, nil)
-	if !strings.Contains(tty.String(), "\r\x1b[Kbuilding 0/2: team-a") {
-		t.Errorf("terminal status line: %q", tty.String())
+// TestMatrixWarningsOnce: a warning that every build of a 9-build matrix gets
+// is printed once.
+func TestMatrixWarningsOnce(t *testing.T) {
+	var errOut bytes.Buffer
+	s := Streams{ErrOut: &errOut, ui: &ui{}}
+	ws := newWarningSet()
+	for i := range 9 {
+		ws.add("--fleet-certificate ca.pem: certificate expires soon", fmt.Sprint("b", i))
+		ws.add("--update-tls-certificate u.pem: certificate expires soon", fmt.Sprint("b", i))
 	}
-	p.event(0, b, true, ok)
-	p.finish()
-	if !strings.HasSuffix(tty.String(), "\r\x1b[K") || !strings.Contains(tty.String(), "done /o/a.deb") {
-		t.Errorf("terminal progress: %q", tty.String())
+	ws.add("--local-wix-dir has no effect", "b3")
+	ws.print(s, 9)
+	s.Warnf("--update-tls-certificate u.pem: certificate expires soon (every build)") // again, at build time
+	want := "Warning: --fleet-certificate ca.pem: certificate expires soon (every build)\n" +
+		"Warning: --update-tls-certificate u.pem: certificate expires soon (every build)\n" +
+		"Warning: --local-wix-dir has no effect (build b3)\n"
+	if errOut.String() != want {
+		t.Errorf("warnings:\n%s\nwant:\n%s", errOut.String(), want)
+	}
+	errOut.Reset()
+	q := Streams{ErrOut: &errOut, ui: &ui{quiet: true}}
+	q.Warnf("anything")
+	if errOut.Len() != 0 {
+		t.Errorf("--quiet printed %q", errOut.String())
 	}
 }
 
@@ -122,5 +145,66 @@ func TestWriteSummary(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "BUILD") || !strings.Contains(lines[1], "/o/a.deb") ||
 		!strings.Contains(lines[1], "3.0 MiB") || !strings.Contains(lines[1], "2.0s") || !strings.Contains(lines[2], "FAILED") {
 		t.Errorf("summary:\n%s", out.String())
+	}
+}
+
+// TestMatrixMissingChannelRun: in a --config run, the build whose orbit
+// channel the repository lacks fails alone; the others are written, and the
+// summary and the error name the failed build and why.
+func TestMatrixMissingChannelRun(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	env, err := testenv.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`fleet-url: https://fleet.example.com
+enroll-secret-env: TEST_SECRET
+update-url: %s
+update-roots: '%s'
+update-tls-certificate: %s
+update-tls-client-certificate: %s
+update-tls-client-key: %s
+cache-dir: ""
+builds:
+  - {name: deb, type: deb, outfile: %s}
+  - {name: nightly, type: deb, arch: arm64, orbit-channel: nightly, outfile: %s}
+  - {name: rpm, type: rpm, outfile: %s}
+`, env.Server.URL, env.RootJSON, env.ServerCAFile, env.ClientCertFile, env.ClientKeyFile,
+		filepath.Join(dir, "a.deb"), filepath.Join(dir, "nightly.deb"), filepath.Join(dir, "a.rpm"))
+	path := filepath.Join(dir, "pkgctl.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_SECRET", "s3cret")
+	var out, errOut bytes.Buffer
+	code := Execute([]string{"package", "--config", path}, Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	for _, f := range []string{"a.deb", "a.rpm"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s was not built: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nightly.deb")); err == nil {
+		t.Error("nightly.deb was written")
+	}
+	var nightlyRow string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "nightly ") {
+			nightlyRow = l
+		}
+		if (strings.HasPrefix(l, "deb ") || strings.HasPrefix(l, "rpm ")) && !strings.HasSuffix(l, "ok") {
+			t.Errorf("summary row %q is not ok", l)
+		}
+	}
+	if !strings.HasSuffix(nightlyRow, "FAILED") {
+		t.Errorf("summary has no FAILED row for nightly:\n%s", out.String())
+	}
+	if !strings.Contains(errOut.String(), "build nightly failed:") || !strings.Contains(errOut.String(), "orbit/linux-arm64/nightly/orbit") ||
+		!strings.Contains(errOut.String(), "1 build(s) failed: nightly") {
+		t.Errorf("stderr does not say which build failed and why:\n%s", errOut.String())
 	}
 }

@@ -55,7 +55,7 @@ func NewCmdPublish(s Streams, runF func(*PublishOptions) error) *cobra.Command {
 	fs.BoolVar(&opts.Target.Replace, "replace", false, "Replace assets of the same name")
 	fs.StringVar(&opts.Target.GitHubURL, "github-url", "", "GitHub Enterprise URL (https://github.example.com/); default github.com")
 	fs.StringVar(&opts.Manifest, "manifest", "", "Manifest written by pkgctl package --manifest: upload the outputs it lists, then it")
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
 
@@ -84,7 +84,7 @@ func publishCmdRun(cmd *cobra.Command, opts *PublishOptions) error {
 		return &usageError{errors.New("nothing to publish: give FILE arguments or --manifest")}
 	}
 	p.HTTPClient, p.Sleep = opts.HTTPClient, opts.Sleep
-	p.Logf = func(format string, args ...any) { fmt.Fprintf(opts.Streams.Out, format+"\n", args...) }
+	p.Logf = func(format string, args ...any) { fmt.Fprintf(opts.Streams.Msg(opts.Streams.Out), format+"\n", args...) }
 	return publishRun(cmd, p)
 }
 

@@ -3,6 +3,7 @@
 package linux
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -143,16 +144,6 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	}
 
 	info := p.info(l, contents)
-	if l.PGP != nil {
-		// deb: an armored signature in _gpgorigin (debsign); rpm: binary
-		// header+payload signatures. Arch packages get a .sig file (DetachedSignature).
-		switch p.Type {
-		case packaging.TypeDeb:
-			info.Deb.Signature.SignFn = func(r io.Reader) ([]byte, error) { return l.PGP.Sign(r, true) }
-		case packaging.TypeRPM:
-			info.RPM.Signature.SignFn = func(r io.Reader) ([]byte, error) { return l.PGP.Sign(r, false) }
-		}
-	}
 	scripts := map[string]*string{
 		"postinstall": &info.Scripts.PostInstall,
 		"preremove":   &info.Scripts.PreRemove,
@@ -189,8 +180,38 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	if err != nil {
 		return err
 	}
-	if err := np.Package(info, w); err != nil {
+	// Every deflate block gets complete Huffman codes (strict decoders
+	// refuse others; nfpm's compressors have no option for it): the deb's
+	// and rpm's gzip members are fixed after nfpm, which holds the whole
+	// package in memory anyway.
+	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb, packaging.TypeRPM: strictRPM}[p.Type]
+	if fix == nil {
+		if err := np.Package(info, w); err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := np.Package(info, &buf); err != nil {
 		return fmt.Errorf("build %s package: %w", p.Type, err)
 	}
-	return nil
+	fixed, err := fix(buf.Bytes())
+	if err != nil {
+		return fmt.Errorf("build %s package: %w", p.Type, err)
+	}
+	if l.PGP != nil {
+		// Signed last, over the final bytes: deb, an armored signature in
+		// _gpgorigin (debsign, as nfpm writes it); rpm, the RSA-header and PGP
+		// header+payload signatures. Arch packages get a .sig (DetachedSignature).
+		if p.Type == packaging.TypeDeb {
+			fixed, err = signDeb(fixed, l.MTime, l.PGP.Sign)
+		} else {
+			fixed, err = signRPM(fixed, l.PGP.Sign)
+		}
+		if err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
+	}
+	_, err = w.Write(fixed)
+	return err
 }

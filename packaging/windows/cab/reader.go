@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/pkgctl/pkgctl/internal/flatecheck"
 )
 
 // FileInfo is one file of a cabinet.
@@ -30,7 +32,10 @@ type folder struct {
 
 // Cabinet is a cabinet opened for reading.
 type Cabinet struct {
-	Files   []FileInfo
+	Files []FileInfo
+	// Strict makes Walk also refuse MSZIP blocks with Huffman codes that
+	// strict decoders (libmspack, Windows) refuse (see flatecheck).
+	Strict  bool
 	r       io.ReaderAt
 	size    int64
 	folders []folder
@@ -162,6 +167,11 @@ func (fr *folderReader) next() error {
 	case compMSZIP:
 		if len(data) < 2 || data[0] != 'C' || data[1] != 'K' {
 			return fmt.Errorf("cab: block %d: no MSZIP CK signature", fr.index)
+		}
+		if fr.c.Strict {
+			if err := flatecheck.CheckMSZIP(data); err != nil {
+				return fmt.Errorf("cab: block %d: %w", fr.index, err)
+			}
 		}
 		if fr.zr == nil {
 			fr.zr = flate.NewReaderDict(bytes.NewReader(data[2:]), fr.dict)
