@@ -103,3 +103,45 @@ func TestProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileConfigRun: in a --config run, one base pkg built with
+// --use-system-configuration and no secret pairs with one profile per team;
+// the profiles stay out of the manifest (they hold the secrets).
+func TestProfileConfigRun(t *testing.T) {
+	t.Parallel()
+	s := getShared(t)
+	python := needTool(t, "/usr/bin/python3", "python3")
+	dir := t.TempDir()
+	cfg := `cache-dir: ` + t.TempDir() + `
+builds:
+  - {name: base, type: pkg, use-system-configuration: true, outfile: out/fleetd-base.pkg}
+  - {name: team-a, type: mobileconfig, fleet-url: https://fleet.example.com, enroll-secret-env: TEAM_A_SECRET, outfile: out/team-a.mobileconfig}
+  - {name: team-b, type: mobileconfig, fleet-url: https://fleet.example.com, enroll-secret-env: TEAM_B_SECRET}
+`
+	writeFile(t, dir, "pkgctl.yaml", []byte(cfg))
+	os.Mkdir(filepath.Join(dir, "out"), 0o755)
+	registerSecret([]byte("team-a-s3cret"))
+	registerSecret([]byte("team-b-s3cret"))
+	r := runIn(t, dir, []string{"TEAM_A_SECRET=team-a-s3cret", "TEAM_B_SECRET=team-b-s3cret"},
+		append([]string{"package", "--config=pkgctl.yaml", "--manifest=out/manifest.json"}, updateArgs(s.Env, s.Nginx.URL)...)...)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	for file, secret := range map[string]string{"out/team-a.mobileconfig": "team-a-s3cret", "team-b.mobileconfig": "team-b-s3cret"} {
+		out, err := exec.Command(python, "-c", plistCheck, filepath.Join(dir, file)).CombinedOutput()
+		if err != nil || strings.Split(string(out), "\n")[1] != secret {
+			t.Errorf("%s: %v\n%s", file, err, out)
+		}
+	}
+	m, err := os.ReadFile(filepath.Join(dir, "out/manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(m), "mobileconfig") || strings.Contains(string(m), "enroll-secret") || !strings.Contains(string(m), "fleetd-base.pkg") {
+		t.Errorf("manifest:\n%s", m)
+	}
+	// The manifest names every secret setting a build was given: the pkg had none.
+	if st, err := os.Stat(filepath.Join(dir, "out/fleetd-base.pkg")); err != nil || st.Size() == 0 || strings.Contains(string(m), "secrets_set") {
+		t.Errorf("the base pkg: %v; manifest:\n%s", err, m)
+	}
+}

@@ -52,7 +52,7 @@ func packageFlags(o *packaging.Options) []flagDef {
 		cacheDir = filepath.Join(d, "pkgctl")
 	}
 	return []flagDef{
-		s("type", "", &o.Type, "", "Type of package to build (pkg, deb, rpm, msi, pkg.tar.zst) (required)"),
+		s("type", "", &o.Type, "", "Type of package to build (pkg, deb, rpm, msi, pkg.tar.zst) (required); mobileconfig writes the configuration profile instead (as pkgctl profile)"),
 		s("arch", "", &o.Arch, "amd64", "Target CPU Architecture for the installer package (Only supported with '--type' deb, rpm, msi, or pkg.tar.zst)"),
 		secret(s("enroll-secret", "", &o.EnrollSecret, "", "Enroll secret for authenticating to Fleet server")),
 		s("fleet-url", "", &o.FleetURL, "", "URL (host:port) of Fleet server"),
@@ -220,6 +220,10 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 		return releaseRun(cmd, opts, cfg)
 	}
 	o := &opts.Options
+	if o.Type == TypeMobileconfig {
+		// The same as `pkgctl profile`: no agent is fetched.
+		return profileRun(&ProfileOptions{Streams: opts.Streams, Options: *o})
+	}
 	warnings, err := o.Prepare()
 	if err == nil {
 		var more []string

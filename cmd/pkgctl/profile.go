@@ -76,7 +76,25 @@ Under SOURCE_DATE_EPOCH its UUIDs are derived from the inputs (but the secret).`
 	return cmd
 }
 
+// TypeMobileconfig is the build type of a profile in a config file (and
+// `package --type=mobileconfig`, the same as `pkgctl profile`).
+const TypeMobileconfig = "mobileconfig"
+
 func profileRun(opts *ProfileOptions) error {
+	if err := checkProfile(opts); err != nil {
+		return err
+	}
+	out, signed, err := writeProfile(opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Streams.Out, "Wrote the configuration profile %s%s\n", out, map[bool]string{true: " (signed)", false: ""}[signed])
+	return nil
+}
+
+// checkProfile refuses bad settings before anything is written (or, in a
+// config run, downloaded).
+func checkProfile(opts *ProfileOptions) error {
 	o := &opts.Options
 	if o.FleetURL == "" || o.EnrollSecret == "" {
 		return &usageError{errors.New("--fleet-url and --enroll-secret are both required")}
@@ -87,9 +105,16 @@ func profileRun(opts *ProfileOptions) error {
 	if hasCtl(o.EnrollSecret) || strings.TrimSpace(o.EnrollSecret) != o.EnrollSecret {
 		return &usageError{errors.New("--enroll-secret must not contain control characters or leading/trailing white space")}
 	}
+	_, err := profileSigner(opts)
+	return err
+}
+
+// writeProfile writes the profile of opts (checked) and returns its path.
+func writeProfile(opts *ProfileOptions) (string, bool, error) {
+	o := &opts.Options
 	id, err := profileSigner(opts)
 	if err != nil {
-		return err
+		return "", false, err
 	}
 	out := o.CustomOutfile
 	if out == "" {
@@ -99,24 +124,23 @@ func profileRun(opts *ProfileOptions) error {
 	at := time.Now().UTC().Truncate(time.Second)
 	if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok && v != "" {
 		if at, err = packaging.SourceDate(); err != nil {
-			return err
+			return "", false, err
 		}
 		po.Seed = v + "\x00" + filepath.Base(out)
 	}
 	data, err := profile.Build(po)
 	if err != nil {
-		return err
+		return "", false, err
 	}
 	if id != nil {
 		if data, err = profile.Sign(data, id.Certificates, id.Key, at); err != nil {
-			return err
+			return "", false, err
 		}
 	}
 	if err := writePrivate(out, data); err != nil {
-		return err
+		return "", false, err
 	}
-	fmt.Fprintf(opts.Streams.Out, "Wrote the configuration profile %s%s\n", out, map[bool]string{true: " (signed)", false: ""}[id != nil])
-	return nil
+	return out, id != nil, nil
 }
 
 // profileSigner loads the identity that signs the profile, or nil.
