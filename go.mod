@@ -1,6 +1,6 @@
 module github.com/pkgctl/pkgctl
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/ProtonMail/go-crypto v1.4.0
@@ -9,6 +9,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.115.0
 	github.com/aws/smithy-go v1.28.9
 	github.com/go-asn1-ber/asn1-ber v1.5.5
+	github.com/gofrs/flock v0.13.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/go-github/v50 v50.2.0
 	github.com/goreleaser/nfpm/v2 v2.45.2
@@ -22,7 +23,7 @@ require (
 	github.com/theupdateframework/go-tuf v0.7.0
 	github.com/theupdateframework/go-tuf/v2 v2.4.2
 	github.com/vbauerster/mpb/v8 v8.16.2
-	go.yaml.in/yaml/v3 v3.0.4
+	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/net v0.62.0
 	golang.org/x/term v0.47.0
 	golang.org/x/text v0.43.0
