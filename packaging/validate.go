@@ -195,6 +195,9 @@ func (o *Options) Validate() (warnings []string, err error) {
 	if err := o.checkNotarize(); err != nil {
 		return nil, err
 	}
+	if o.Type == TypePkg && o.Notarize && o.MacOSSignTimestampURL == "none" {
+		warn("--notarize with --macos-sign-timestamp-url=none: Apple's notary service expects a secure time stamp on the signature and may judge the package Invalid")
+	}
 	if o.Type == TypePkg && o.MacOSDevIDPEM != "" {
 		if _, err := os.Stat(o.MacOSDevIDPEM); err != nil {
 			return nil, &FlagError{Flag: "macos-devid-pem", Msg: fmt.Sprintf("read --macos-devid-pem %s", o.MacOSDevIDPEM), Err: errors.Unwrap(err)}
