@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,7 +30,7 @@ func (c *Config) upload(ctx context.Context, sub *submission, path string) error
 	opts := s3.Options{
 		Region:      S3Region,
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }),
-		HTTPClient:  c.client(),
+		HTTPClient:  c.uploadClient(),
 		// A plain signed PUT, as notarytool sends: no aws-chunked trailing checksum.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
@@ -49,6 +50,15 @@ func (c *Config) upload(ctx context.Context, sub *submission, path string) error
 		return &StepError{Step: "upload", Err: fmt.Errorf("S3 PutObject of %d bytes to bucket %s", st.Size(), inert(sub.Bucket)), Answer: s3Answer(err)}
 	}
 	return nil
+}
+
+// uploadClient has no overall time limit (a large pkg on a slow link takes
+// long); the context bounds it.
+func (c *Config) uploadClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{}
 }
 
 // s3Answer is S3's status, error code and message, without request details.
