@@ -105,6 +105,11 @@ func (b pkgSpec) args(t *testing.T, s *sharedEnv, sg *pkgSigner) []string {
 	if b.Identifier != "" {
 		args = append(args, "--identifier="+b.Identifier)
 	}
+	if b.Sign != "" {
+		// Offline: the default time stamp comes from Apple's server (TestPkgTimestamped
+		// uses a local one).
+		args = append(args, "--macos-sign-timestamp-url=none")
+	}
 	switch b.Sign {
 	case "file":
 		args = append(args, "--macos-devid-pem="+sg.PEMFile)
@@ -517,7 +522,7 @@ func TestPkgSigningErrors(t *testing.T) {
 		{"no key", []string{"--macos-devid-pem=" + writeFile(t, dir, "cert.pem", cert)}, []string{"--macos-devid-pem", "no PEM private key"}},
 		{"both forms", []string{"--macos-devid-pem=" + writeFile(t, dir, "x.pem", cert), "--macos-devid-pem-content=x"}, []string{"may not be provided together"}},
 		{"sign identity", []string{"--sign-identity=Developer ID Installer: X"}, []string{"--sign-identity", "--macos-devid-pem"}},
-		{"notarize", []string{"--notarize"}, []string{"--notarize", "not supported"}},
+		{"notarize unsigned", []string{"--notarize"}, []string{"--notarize", "--macos-devid-pem"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runPkgctl(t, "fleet-osquery.pkg", append(append([]string{}, base...), c.args...)...)

@@ -91,6 +91,19 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 	return nfpm.WithDefaults(info)
 }
 
+// DetachedSignature signs an Arch package the way makepkg --sign does: a
+// binary detached signature in <package>.sig. deb and rpm carry theirs inside.
+func (p *Packager) DetachedSignature(l *packaging.Layout, pkg io.Reader) (string, []byte, error) {
+	if p.Type != packaging.TypeArchZst || l.PGP == nil {
+		return "", nil, nil
+	}
+	sig, err := l.PGP.Sign(pkg, false)
+	if err != nil {
+		return "", nil, fmt.Errorf("sign %s package: %w", p.Type, err)
+	}
+	return ".sig", sig, nil
+}
+
 // Package writes the package for l to w. Generated content is staged in a
 // private temporary directory (nfpm reads every file from disk) and removed.
 func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) error {
@@ -169,6 +182,11 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 		return err
 	}
 	if p.Type == packaging.TypeRPM {
+		if l.PGP != nil {
+			// The header and header+payload signatures, made by writeRPM
+			// after its payload rewrite, over the final bytes.
+			info.RPM.Signature.SignFn = func(r io.Reader) ([]byte, error) { return l.PGP.Sign(r, false) }
+		}
 		return writeRPM(np, info, w)
 	}
 	// Every deflate block gets complete Huffman codes (strict decoders
@@ -209,6 +227,14 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	fixed, err := fix(buf.Bytes())
 	if err != nil {
 		return fmt.Errorf("build %s package: %w", p.Type, err)
+	}
+	if l.PGP != nil && p.Type == packaging.TypeDeb {
+		// Signed last, over the final bytes: an armored signature in
+		// _gpgorigin (debsign, as nfpm writes it). Arch packages get a .sig
+		// (DetachedSignature); the rpm is signed in writeRPM.
+		if fixed, err = signDeb(fixed, l.MTime, l.PGP.Sign); err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
 	}
 	_, err = w.Write(fixed)
 	return err
