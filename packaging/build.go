@@ -55,6 +55,9 @@ type Result struct {
 	Size       int64
 	Components []Component
 	Targets    []TargetInfo // TUF metadata of Components, in the same order
+	// Signature is the detached signature file written beside Path (an Arch
+	// package's .sig), or "".
+	Signature string
 }
 
 // Build fetches the agent, lays it out for o.Type and writes the installer,
@@ -357,13 +360,15 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 	if err != nil {
 		return nil, err
 	}
+	sigPath := ""
 	if detached != nil {
-		if _, err := WriteAtomic(out+detachedExt, func(w io.Writer) error { _, err := w.Write(detached); return err }); err != nil {
+		sigPath = out + detachedExt
+		if _, err := WriteAtomic(sigPath, func(w io.Writer) error { _, err := w.Write(detached); return err }); err != nil {
 			os.Remove(out) // a package without its signature file is not what was asked for
 			return nil, err
 		}
 	}
-	return &Result{Path: out, Version: l.Version, Size: size, Components: comps, Targets: infos}, nil
+	return &Result{Path: out, Version: l.Version, Size: size, Components: comps, Targets: infos, Signature: sigPath}, nil
 }
 
 // extract unpacks a verified tarball and describes what it held.

@@ -195,6 +195,9 @@ func (o *Options) Validate() (warnings []string, err error) {
 	if err := o.checkNotarize(); err != nil {
 		return nil, err
 	}
+	if _, set := os.LookupEnv("SOURCE_DATE_EPOCH"); set && o.Type == TypePkg && o.MacOSSignTimestampURL != "none" && (o.MacOSDevIDPEM != "" || o.MacOSDevIDCertificateContent != "") {
+		warn("SOURCE_DATE_EPOCH is set, but the signed pkg gets a time stamp from %s, which differs on every build: pass --macos-sign-timestamp-url=none for byte-identical packages", o.MacOSSignTimestampURL)
+	}
 	if o.Type == TypePkg && o.Notarize && o.MacOSSignTimestampURL == "none" {
 		warn("--notarize with --macos-sign-timestamp-url=none: Apple's notary service expects a secure time stamp on the signature and may judge the package Invalid")
 	}

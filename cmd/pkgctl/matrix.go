@@ -241,6 +241,9 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	}
 	for _, o := range outs {
 		pub.Files = append(pub.Files, o.Result.Path)
+		if o.Result.Signature != "" {
+			pub.Files = append(pub.Files, o.Result.Signature)
+		}
 	}
 	if manifestPath == "" {
 		// Publish a manifest anyway, from a private temporary directory.
