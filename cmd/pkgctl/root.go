@@ -51,6 +51,9 @@ func NewCmdRoot(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdCloudFront(s))
 	root.AddCommand(NewCmdPublish(s, nil))
 	root.AddCommand(NewCmdUpdates(s, nil))
+	root.AddCommand(NewCmdMan(s))
+	decorateCommands(root)
+	addCompletions(root)
 	root.SetFlagErrorFunc(flagError)
 	return root
 }
