@@ -265,7 +265,7 @@ func TestPkg(t *testing.T) {
 			if err := os.MkdirAll(root, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(cpioBin, "-idm", "--quiet", "--no-absolute-filenames")
+			cmd := testenv.Command(cpioBin, "-idm", "--quiet", "--no-absolute-filenames")
 			cmd.Dir, cmd.Stdin = root, bytes.NewReader(payload)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("cpio -idm: %v\n%s", err, out)
@@ -449,7 +449,7 @@ func TestPkg(t *testing.T) {
 
 			t.Run("postinstall", func(t *testing.T) {
 				scripts := t.TempDir()
-				cmd := exec.Command(cpioBin, "-idm", "--quiet", "--no-absolute-filenames")
+				cmd := testenv.Command(cpioBin, "-idm", "--quiet", "--no-absolute-filenames")
 				cmd.Dir, cmd.Stdin = scripts, bytes.NewReader(gunzip(t, read("base.pkg/Scripts")))
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Fatalf("cpio Scripts: %v\n%s", err, out)
@@ -824,7 +824,7 @@ func checkPostinstall(t *testing.T, script string, service bool) {
 			}
 		}
 		os.WriteFile(log, nil, 0o644)
-		cmd := exec.Command(bash, script, "/path/to/fleet-osquery.pkg", "/", vol+"/", "/")
+		cmd := testenv.Command(bash, script, "/path/to/fleet-osquery.pkg", "/", vol+"/", "/")
 		cmd.Env = []string{"PATH=" + stubs + ":/usr/bin:/bin", "STUB_LOG=" + log}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("postinstall: %v\n%s", err, out)

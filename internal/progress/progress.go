@@ -72,6 +72,9 @@ func New(o Options) *Progress {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Out == nil && o.Console != nil {
+		o.Out = o.Console
+	}
 	p := &Progress{o: o, active: map[*item]bool{}, quit: make(chan struct{})}
 	if o.Terminal {
 		opts := []mpb.ContainerOption{mpb.WithOutput(o.Out), mpb.WithAutoRefresh()}
@@ -91,16 +94,17 @@ func New(o Options) *Progress {
 
 // Writer prints lines above the bars on a terminal (writing to Out directly
 // would be overdrawn), and to Out otherwise.
-func (p *Progress) Writer() io.Writer {
-	if p.bars != nil {
-		return p.bars
-	}
-	return &lockedWriter{p: p}
-}
+func (p *Progress) Writer() io.Writer { return &lockedWriter{p: p} }
 
 type lockedWriter struct{ p *Progress }
 
 func (w *lockedWriter) Write(b []byte) (int, error) {
+	if w.p.bars != nil {
+		if n, err := w.p.bars.Write(b); err == nil {
+			return n, nil
+		}
+		// The bars are gone (Stop): write directly.
+	}
 	w.p.mu.Lock()
 	defer w.p.mu.Unlock()
 	return w.p.o.Out.Write(b)

@@ -3,6 +3,7 @@ package progress
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -42,6 +43,12 @@ func (f *fakeTerm) Flush(lines int) error {
 	f.mu.Unlock()
 	f.flushed <- struct{}{}
 	return nil
+}
+
+func (f *fakeTerm) pendingString() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pending.String()
 }
 
 func (f *fakeTerm) last() string {
@@ -102,10 +109,19 @@ func TestTerminalBars(t *testing.T) {
 	d.Done(nil)
 	a.Done(nil, "")
 	b.Done(errors.New("disk full"), "")
+	fmt.Fprintln(p.Writer(), "Warning: above the bars")
+	frame = redraw(t, refresh, term)
+	if !strings.HasPrefix(frame, "Warning: above the bars\n") {
+		t.Errorf("a message is not printed above the bars:\n%s", frame)
+	}
 	p.Stop()
 	final := term.last()
 	if !strings.Contains(final, "done") || !strings.Contains(final, "FAILED") {
 		t.Errorf("final frame:\n%s", final)
+	}
+	fmt.Fprintln(p.Writer(), "after the bars") // not lost once the bars are gone
+	if !strings.Contains(term.pendingString(), "after the bars") {
+		t.Errorf("a message after Stop was lost")
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
 
 	"github.com/pkgctl/pkgctl/packaging"
+	"github.com/pkgctl/pkgctl/packaging/linux/rpmpayload"
 )
 
 // Packager builds one Linux package format.
@@ -167,11 +168,14 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	if err != nil {
 		return err
 	}
+	if p.Type == packaging.TypeRPM {
+		return writeRPM(np, info, w)
+	}
 	// Every deflate block gets complete Huffman codes (strict decoders
 	// refuse others; nfpm's compressors have no option for it): the deb's
-	// and rpm's gzip members are fixed after nfpm, which holds the whole
-	// package in memory anyway.
-	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb, packaging.TypeRPM: strictRPM}[p.Type]
+	// gzip members are fixed after nfpm, which holds the whole package in
+	// memory anyway. The rpm's payload is fixed by rpmpayload.Relativize.
+	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb}[p.Type]
 	if fix == nil {
 		if err := np.Package(info, w); err != nil {
 			return fmt.Errorf("build %s package: %w", p.Type, err)
@@ -187,5 +191,32 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 		return fmt.Errorf("build %s package: %w", p.Type, err)
 	}
 	_, err = w.Write(fixed)
+	return err
+}
+
+// writeRPM builds the rpm with nfpm, then gives its payload "./"-relative
+// member names as rpmbuild writes them (nfpm writes absolute ones, which
+// `rpm2cpio | cpio -idm` extracts into the real /). A signer set in
+// info.RPM.Signature.SignFn signs after the rewrite, which would otherwise
+// break the signature; a KeyFile signature is refused for the same reason.
+func writeRPM(np nfpm.Packager, info *nfpm.Info, w io.Writer) error {
+	if info.RPM.Signature.KeyFile != "" {
+		return fmt.Errorf("build rpm package: sign through RPM.Signature.SignFn, not KeyFile: the payload is rewritten after nfpm builds it")
+	}
+	sign := info.RPM.Signature.SignFn
+	info.RPM.Signature.SignFn = nil
+	var buf bytes.Buffer
+	if err := np.Package(info, &buf); err != nil {
+		return fmt.Errorf("build rpm package: %w", err)
+	}
+	var signer rpmpayload.SignFunc
+	if sign != nil {
+		signer = rpmpayload.SignFunc(sign)
+	}
+	out, err := rpmpayload.Relativize(buf.Bytes(), signer)
+	if err != nil {
+		return fmt.Errorf("build rpm package: %w", err)
+	}
+	_, err = w.Write(out)
 	return err
 }

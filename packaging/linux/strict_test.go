@@ -107,7 +107,7 @@ func TestDebStrictDeflate(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := filepath.Join(dir, "x")
-	if out, err := exec.Command(dpkgDeb, "-x", deb, x).CombinedOutput(); err != nil {
+	if out, err := testenv.Command(dpkgDeb, "-x", deb, x).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb -x: %v\n%s", err, out)
 	}
 	compareExtracted(t, "dpkg-deb", x, inputs)

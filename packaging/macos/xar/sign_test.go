@@ -198,7 +198,7 @@ func TestSignedXarVerifies(t *testing.T) {
 	// bsdtar and 7z still read and extract the signed package.
 	bsdtar := testenv.NeedTool(t, "bsdtar", "libarchive-tools")
 	dir := t.TempDir()
-	if out, err := exec.Command(bsdtar, "-xf", path, "-C", dir).CombinedOutput(); err != nil {
+	if out, err := testenv.Command(bsdtar, "-xf", path, "-C", dir).CombinedOutput(); err != nil {
 		t.Errorf("bsdtar -xf of the signed xar: %v\n%s", err, out)
 	}
 	_, content := testFiles(t)
@@ -242,7 +242,7 @@ func TestSignatureFailsAfterOneByteChange(t *testing.T) {
 				if err := xr.Verify(); err == nil {
 					t.Error("Verify accepted a changed payload")
 				}
-				if out, err := exec.Command(testenv.NeedTool(t, "bsdtar", "libarchive-tools"), "-xf", p, "-C", t.TempDir()).CombinedOutput(); err == nil {
+				if out, err := testenv.Command(testenv.NeedTool(t, "bsdtar", "libarchive-tools"), "-xf", p, "-C", t.TempDir()).CombinedOutput(); err == nil {
 					t.Errorf("bsdtar accepted a changed payload:\n%s", out)
 				}
 				return
@@ -306,15 +306,12 @@ func TestSignRejectsBadIdentity(t *testing.T) {
 // TestAppleFixtures opens the real Apple-built packages: every member's
 // checksums, and the signed one's RSA signature and certificate chain.
 func TestAppleFixtures(t *testing.T) {
-	dir := os.Getenv("PKGCTL_APPLE_FIXTURES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "..", "shared", "fixtures", "apple-pkg")
-	}
+	dir := filepath.Join("..", "..", "..", "testdata", "apple-pkg")
 	for _, pkg := range []string{"XZ.pkg", "Product-signed.pkg"} {
 		t.Run(pkg, func(t *testing.T) {
 			path := filepath.Join(dir, pkg)
 			if _, err := os.Stat(path); err != nil {
-				t.Fatalf("Apple fixture missing (set PKGCTL_APPLE_FIXTURES): %v", err)
+				t.Fatalf("Apple fixture missing (testdata/apple-pkg at the repository root): %v", err)
 			}
 			x := openXar(t, path)
 			if err := x.Verify(); err != nil {
