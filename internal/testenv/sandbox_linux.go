@@ -37,6 +37,9 @@ func Sandbox(cmd *exec.Cmd, writable ...string) *exec.Cmd {
 		q := shellQuote(w)
 		script.WriteString("mount --bind " + q + " " + q + " && mount -o remount,bind,rw " + q + " || { echo sandbox: cannot make " + q + " writable >&2; exit 125; }\n")
 	}
+	// The working directory was entered before the remounts, on the now
+	// read-only mount: enter it again by name, on the writable bind mount.
+	script.WriteString("cd \"$PWD\" 2>/dev/null || cd \"$(pwd -P)\"\n")
 	script.WriteString("exec \"$@\"\n")
 
 	args := append([]string{"sh", "-c", script.String(), "sandbox", cmd.Path}, cmd.Args[1:]...)

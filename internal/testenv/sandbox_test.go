@@ -19,6 +19,15 @@ func TestSandbox(t *testing.T) {
 	if b, err := os.ReadFile(ok); err != nil || string(b) != "x\n" {
 		t.Errorf("temp dir file: %q %v", b, err)
 	}
+	// A relative write in the command's working directory (cpio -idm, dpkg-deb -x).
+	cmd := Command("/bin/sh", "-c", "mkdir rel && echo y > rel/f")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("write in the working directory: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "rel", "f")); err != nil || string(b) != "y\n" {
+		t.Errorf("working directory file: %q %v", b, err)
+	}
 	for _, d := range []string{"/etc", "/opt", "/usr/local/bin"} {
 		probe := filepath.Join(d, "pkgctl-sandbox-probe")
 		out, err := Command("/bin/sh", "-c", `echo x > "$1"`, "sh", probe).CombinedOutput()
