@@ -25,6 +25,8 @@ type BuildEnv struct {
 	Logf func(format string, args ...any)
 	// Warnf prints a warning during the build (a CloudFront fallback); nil means Logf.
 	Warnf func(format string, args ...any)
+	// Notef prints the progress of long steps (notarization); nil means Logf.
+	Notef func(format string, args ...any)
 	// ToolVersion is pkgctl's version, sent in the User-Agent.
 	ToolVersion string
 	// Dir resolves a relative --outfile and holds the default output; "" is the
@@ -54,6 +56,9 @@ type Result struct {
 	Size       int64
 	Components []Component
 	Targets    []TargetInfo // TUF metadata of Components, in the same order
+	// Signature is the detached signature file written beside Path (an Arch
+	// package's .sig), or "".
+	Signature string
 }
 
 // Build fetches the agent, lays it out for o.Type and writes the installer,
@@ -342,6 +347,9 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 	if l.Signing, err = signingIdentityFor(o); err != nil {
 		return nil, err
 	}
+	if l.PGP, err = pgpSignerFor(o, mtime); err != nil {
+		return nil, err
+	}
 	var sign func(tmp string) error
 	if l.Signing != nil {
 		fsig, ok := p.(FileSigner)
@@ -349,6 +357,30 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 			return nil, &NotSupportedError{What: "signing --type=" + o.Type}
 		}
 		sign = func(tmp string) error { return fsig.SignFile(ctx, l, tmp) }
+	}
+	notarize, err := notarizeStep(ctx, o, env, filepath.Base(out))
+	if err != nil {
+		return nil, err
+	}
+	if notarize != nil {
+		signOnly := sign
+		if signOnly == nil {
+			return nil, flagErr("notarize", "--notarize needs a signed package")
+		}
+		sign = func(tmp string) error {
+			if err := signOnly(tmp); err != nil {
+				return err
+			}
+			return notarize(tmp)
+		}
+	}
+	var detached []byte // signature file beside the package
+	var detachedExt string
+	if ds, ok := p.(DetachedSigner); ok && l.PGP != nil {
+		sign = func(tmp string) (err error) {
+			detachedExt, detached, err = signDetached(ds, l, tmp)
+			return err
+		}
 	}
 	size, err := writeAtomicThen(out, func(w io.Writer) error {
 		if err := p.Package(ctx, l, w); err != nil {
@@ -360,7 +392,15 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Path: out, Version: l.Version, Size: size, Components: comps, Targets: infos}, nil
+	sigPath := ""
+	if detached != nil {
+		sigPath = out + detachedExt
+		if _, err := WriteAtomic(sigPath, func(w io.Writer) error { _, err := w.Write(detached); return err }); err != nil {
+			os.Remove(out) // a package without its signature file is not what was asked for
+			return nil, err
+		}
+	}
+	return &Result{Path: out, Version: l.Version, Size: size, Components: comps, Targets: infos, Signature: sigPath}, nil
 }
 
 // extract unpacks a verified tarball and describes what it held.

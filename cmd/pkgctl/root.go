@@ -50,6 +50,7 @@ func NewCmdRoot(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdDocs(s))
 	root.AddCommand(NewCmdCloudFront(s))
 	root.AddCommand(NewCmdPublish(s, nil))
+	root.AddCommand(NewCmdProfile(s, nil))
 	root.AddCommand(NewCmdUpdates(s, nil))
 	root.AddCommand(NewCmdMan(s))
 	decorateCommands(root)

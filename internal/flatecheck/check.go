@@ -22,7 +22,8 @@ import (
 )
 
 // Walk calls fn for every block of the raw deflate stream read from r, up
-// to and including the final block. It stops at the first malformed block
+// to and including the final block. r is read in chunks: bytes after the
+// stream may be consumed too. It stops at the first malformed block
 // or error from fn; a block whose codes are not complete is not an error
 // here: its Block.Err says so.
 func Walk(r io.Reader, fn func(Block) error) error {
@@ -31,8 +32,9 @@ func Walk(r io.Reader, fn func(Block) error) error {
 	return err
 }
 
-// CheckRaw checks every block of the raw deflate stream read from r and
-// returns the first *Error, or why the stream cannot be read.
+// CheckRaw checks every block of the raw deflate stream read from r (in
+// chunks, like Walk) and returns the first *Error, or why the stream
+// cannot be read.
 func CheckRaw(r io.Reader) error {
 	br := newBitReader(r)
 	_, err := checkStream(&br)

@@ -142,8 +142,7 @@ func TestPlainLines(t *testing.T) {
 	p.Stop()
 	want := "downloading orbit/linux/stable/orbit (4.0 MiB)\n" +
 		"team-a: building deb\n" +
-		"downloading orbit/linux/stable/orbit: 25% (1.0 MiB / 4.0 MiB, 512.0 KiB/s, ETA 6s)\n" +
-		"team-a: building deb (2s)\n" +
+		"running: downloading orbit/linux/stable/orbit 25% (1.0 MiB / 4.0 MiB, 512.0 KiB/s, ETA 6s); team-a building deb (2s)\n" +
 		"downloaded orbit/linux/stable/orbit (4.0 MiB in 2s)\n" +
 		"team-a: done /o/a.deb\n"
 	if out.String() != want {

@@ -25,7 +25,9 @@ func Sandbox(cmd *exec.Cmd, writable ...string) *exec.Cmd {
 		return cmd
 	}
 	var script strings.Builder
-	script.WriteString("set -e\n")
+	// The working directory (cmd.Dir) was entered before the mounts: enter it
+	// again by name afterwards, or it stays on the read-only mount beneath.
+	script.WriteString("set -e\nhere=$(pwd -P)\n")
 	for _, m := range mountPoints() {
 		if under(m, "/proc") || under(m, "/sys") || under(m, "/dev") {
 			continue
@@ -37,7 +39,7 @@ func Sandbox(cmd *exec.Cmd, writable ...string) *exec.Cmd {
 		q := shellQuote(w)
 		script.WriteString("mount --bind " + q + " " + q + " && mount -o remount,bind,rw " + q + " || { echo sandbox: cannot make " + q + " writable >&2; exit 125; }\n")
 	}
-	script.WriteString("exec \"$@\"\n")
+	script.WriteString("cd \"$here\"\nexec \"$@\"\n")
 
 	args := append([]string{"sh", "-c", script.String(), "sandbox", cmd.Path}, cmd.Args[1:]...)
 	cmd.Path = "/bin/sh"

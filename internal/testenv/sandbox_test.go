@@ -19,6 +19,15 @@ func TestSandbox(t *testing.T) {
 	if b, err := os.ReadFile(ok); err != nil || string(b) != "x\n" {
 		t.Errorf("temp dir file: %q %v", b, err)
 	}
+	// Relative paths in the working directory (cmd.Dir) are writable too.
+	rel := Command("/bin/sh", "-c", "mkdir -p sub && echo y > sub/f")
+	rel.Dir = dir
+	if out, err := rel.CombinedOutput(); err != nil {
+		t.Fatalf("write relative to cmd.Dir: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "sub/f")); err != nil || string(b) != "y\n" {
+		t.Errorf("cmd.Dir file: %q %v", b, err)
+	}
 	for _, d := range []string{"/etc", "/opt", "/usr/local/bin"} {
 		probe := filepath.Join(d, "pkgctl-sandbox-probe")
 		out, err := Command("/bin/sh", "-c", `echo x > "$1"`, "sh", probe).CombinedOutput()

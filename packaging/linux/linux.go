@@ -15,6 +15,7 @@ import (
 	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
 
+	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/packaging/linux/rpmpayload"
 )
@@ -92,6 +93,19 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 	return nfpm.WithDefaults(info)
 }
 
+// DetachedSignature signs an Arch package the way makepkg --sign does: a
+// binary detached signature in <package>.sig. deb and rpm carry theirs inside.
+func (p *Packager) DetachedSignature(l *packaging.Layout, pkg io.Reader) (string, []byte, error) {
+	if p.Type != packaging.TypeArchZst || l.PGP == nil {
+		return "", nil, nil
+	}
+	sig, err := l.PGP.Sign(pkg, false)
+	if err != nil {
+		return "", nil, fmt.Errorf("sign %s package: %w", p.Type, err)
+	}
+	return ".sig", sig, nil
+}
+
 // Package writes the package for l to w. nfpm reads every file from a path,
 // so generated content is staged in a private directory for the length of the
 // build (see stager for why nothing better is possible with nfpm).
@@ -164,12 +178,35 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 		return err
 	}
 	if p.Type == packaging.TypeRPM {
+		if l.PGP != nil {
+			// The header and header+payload signatures, made by writeRPM
+			// after its payload rewrite, over the final bytes.
+			info.RPM.Signature.SignFn = func(r io.Reader) ([]byte, error) { return l.PGP.Sign(r, false) }
+		}
 		return writeRPM(np, info, w)
 	}
 	// Every deflate block gets complete Huffman codes (strict decoders
 	// refuse others; nfpm's compressors have no option for it): the deb's
-	// gzip members are fixed after nfpm, which holds the whole package in
-	// memory anyway. The rpm's payload is fixed by rpmpayload.Relativize.
+	// gzip members and the Arch package's .MTREE are fixed here after nfpm
+	// (which holds debs in memory anyway), the rpm's payload by
+	// rpmpayload.Relativize in writeRPM.
+	if p.Type == packaging.TypeArchZst {
+		// nfpm streams this one: through a file, not memory; a nameless one,
+		// since it holds the secret (nothing is left if the build is killed).
+		f, err := scratch.File("", "arch")
+		if err != nil {
+			return err
+		}
+		defer scratch.Close(f)
+		err = np.Package(info, f)
+		if err == nil {
+			err = strictArch(f, w)
+		}
+		if err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
+		return nil
+	}
 	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb}[p.Type]
 	if fix == nil {
 		if err := np.Package(info, w); err != nil {
@@ -184,6 +221,14 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	fixed, err := fix(buf.Bytes())
 	if err != nil {
 		return fmt.Errorf("build %s package: %w", p.Type, err)
+	}
+	if l.PGP != nil && p.Type == packaging.TypeDeb {
+		// Signed last, over the final bytes: an armored signature in
+		// _gpgorigin (debsign, as nfpm writes it). Arch packages get a .sig
+		// (DetachedSignature); the rpm is signed in writeRPM.
+		if fixed, err = signDeb(fixed, l.MTime, l.PGP.Sign); err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
 	}
 	_, err = w.Write(fixed)
 	return err

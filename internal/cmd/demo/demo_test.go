@@ -13,6 +13,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/pkgctl/pkgctl/internal/repodir"
+	"github.com/pkgctl/pkgctl/internal/testenv"
 )
 
 // TestDemoNeedsOnlyGo runs the demo (its deb builds) with a PATH that holds
@@ -91,5 +94,28 @@ func TestDemoNeedsOnlyGo(t *testing.T) {
 	if resp, err := client(false).Get(url); err == nil {
 		resp.Body.Close()
 		t.Error("demo serve answered a client without a certificate")
+	}
+}
+
+// TestMakeDemoRunsOnlyTheDemo: `make demo` runs the demo program and nothing
+// else: not .ci/deps, apt-get or sudo (those belong to `make test`).
+func TestMakeDemoRunsOnlyTheDemo(t *testing.T) {
+	makeBin := testenv.NeedTool(t, "make", "make")
+	root, err := repodir.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(makeBin, "-n", "-C", root, "demo").Output()
+	if err != nil {
+		t.Fatalf("make -n demo: %v", err)
+	}
+	var cmds []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if !strings.HasPrefix(line, "make") { // make's own "Entering directory" lines
+			cmds = append(cmds, line)
+		}
+	}
+	if len(cmds) != 1 || !strings.HasSuffix(cmds[0], "run ./internal/cmd/demo") {
+		t.Errorf("make demo runs %q, want only `go run ./internal/cmd/demo`", cmds)
 	}
 }

@@ -289,7 +289,8 @@ func buildArgs(b build, env *serverFiles, f demoFiles) (string, []arg) {
 		flag("cache-dir", rel("demo/cache")),
 	)
 	if b.sign {
-		args = append(args, flag("macos-devid-pem", rel(f.devIDPEM)))
+		// The demo runs offline: no time stamp from Apple's server.
+		args = append(args, flag("macos-devid-pem", rel(f.devIDPEM)), flag("macos-sign-timestamp-url", "none"))
 	}
 	if b.outfile != "" {
 		args = append(args, flag("outfile", "demo/out/"+b.outfile))
