@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// TestKilledBuildLeavesNoSecret kills deb, rpm, pkg and msi builds (SIGKILL:
+// TestKilledBuildLeavesNoSecret kills deb, rpm, Arch, pkg and msi builds (SIGKILL:
 // no cleanup runs) at random moments, then checks that no byte string of the
 // enroll secret or of a private key's PEM body is left anywhere under the
 // TMPDIR, the output directory or the cache, and that no partial installer
@@ -41,7 +41,7 @@ func TestKilledBuildLeavesNoSecret(t *testing.T) {
 		}
 		return cmd
 	}
-	types := []string{"deb", "rpm", "pkg", "msi"}
+	types := []string{"deb", "rpm", "pkg.tar.zst", "pkg", "msi"}
 	// One full build of each type tells how long the kill window is.
 	longest := time.Duration(0)
 	for _, typ := range types {
