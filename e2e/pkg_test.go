@@ -846,7 +846,13 @@ func checkPostinstall(t *testing.T, script string, service bool) {
 			if _, err := os.Stat(filepath.Join(vol, "opt/orbit/.inband_upgrade")); err == nil {
 				t.Error("postinstall left /opt/orbit/.inband_upgrade")
 			}
-			time.Sleep(500 * time.Millisecond) // the delayed restart runs in the background
+			// The delayed restart runs in the background: wait for its last call.
+			for i := 0; i < 200; i++ {
+				if data, _ := os.ReadFile(log); strings.Contains(string(data), "launchctl kickstart") {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
 		data, _ := os.ReadFile(log)
 		return strings.Split(strings.TrimSpace(string(data)), "\n")
@@ -867,8 +873,10 @@ func checkPostinstall(t *testing.T, script string, service bool) {
 	if got, want := strings.Join(calls, "\n"), strings.Join(append([]string{"pkill fleet-desktop"}, wantCalls...), "\n"); got != want {
 		t.Errorf("postinstall calls:\n%s\nwant:\n%s", got, want)
 	}
+	// In-band upgrade: later, Fleet Desktop is stopped too (fleetctl's
+	// macosPostinstallTemplate), then the job restarted.
 	calls = run(true)
-	if got, want := strings.Join(calls, "\n"), strings.Join(append([]string{"sleep 30"}, wantCalls...), "\n"); got != want {
+	if got, want := strings.Join(calls, "\n"), strings.Join(append([]string{"sleep 30", "pkill fleet-desktop"}, wantCalls...), "\n"); got != want {
 		t.Errorf("in-band upgrade postinstall calls:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -94,7 +94,7 @@ func annotateFlagGroups(c *cobra.Command) {
 }
 
 func isSigningFlag(name string) bool {
-	for _, s := range []string{"sign", "notariz", "devid", "app-store-connect", "timestamp"} {
+	for _, s := range []string{"sign", "notar", "devid", "app-store-connect", "timestamp"} {
 		if strings.Contains(name, s) {
 			return true
 		}

@@ -89,16 +89,6 @@ func (b *bitReader) bits(n uint) (uint32, error) {
 	return v, nil
 }
 
-// peek returns up to n bits without consuming them, and how many are valid.
-func (b *bitReader) peek(n uint) (uint32, uint, error) {
-	if b.n < n {
-		if err := b.fill(n); err != nil {
-			return 0, 0, err
-		}
-	}
-	return uint32(b.buf & (1<<n - 1)), min(n, b.n), nil
-}
-
 func (b *bitReader) drop(n uint) {
 	b.buf >>= n
 	b.n -= n
