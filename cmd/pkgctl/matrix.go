@@ -165,7 +165,7 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	env.Notef = func(format string, args ...any) {
 		noteMu.Lock()
 		defer noteMu.Unlock()
-		fmt.Fprintf(errOut, format+"\n", args...)
+		fmt.Fprintf(s.Msg(s.ErrOut), format+"\n", args...) // above the progress; nothing under --quiet
 	}
 	fmt.Fprintf(msg, "Generating %d fleetd agent(s)...\n", len(mbuilds))
 	mp := newMatrixProgress(prog, len(mbuilds))

@@ -253,7 +253,7 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 		}
 	}
 	env.Notef = func(format string, args ...any) {
-		fmt.Fprintf(s.ErrOut, format+"\n", args...)
+		fmt.Fprintf(s.Msg(s.ErrOut), format+"\n", args...) // nothing under --quiet
 	}
 	msg := s.Msg(s.Out)
 	fmt.Fprintln(msg, "Generating your fleetd agent...")
