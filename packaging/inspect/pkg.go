@@ -45,8 +45,12 @@ type xmlPackageInfo struct {
 		InstallKBytes int64 `xml:"installKBytes,attr"`
 	} `xml:"payload"`
 	Scripts struct {
-		Pre  struct{ File string `xml:"file,attr"` } `xml:"preinstall"`
-		Post struct{ File string `xml:"file,attr"` } `xml:"postinstall"`
+		Pre struct {
+			File string `xml:"file,attr"`
+		} `xml:"preinstall"`
+		Post struct {
+			File string `xml:"file,attr"`
+		} `xml:"postinstall"`
 	} `xml:"scripts"`
 }
 

@@ -34,10 +34,10 @@ type Cabinet struct {
 	// Trailing is the number of bytes after the cabinet (a signature, or
 	// padding); they are not read.
 	Trailing int64
-	r       io.ReaderAt
-	size    int64
-	folders []folder
-	resData int
+	r        io.ReaderAt
+	size     int64
+	folders  []folder
+	resData  int
 }
 
 // Open parses the cabinet header and file list.
