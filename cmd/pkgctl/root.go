@@ -40,6 +40,7 @@ func NewCmdRoot(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdCloudFront(s))
 	root.AddCommand(NewCmdPublish(s, nil))
 	root.AddCommand(NewCmdUpdates(s, nil))
+	root.AddCommand(NewCmdInspect(s, nil), NewCmdVerify(s, nil), NewCmdDiff(s, nil))
 	return root
 }
 
