@@ -33,8 +33,11 @@ test: deps cross
 demo: deps
 	$(GO) run ./internal/cmd/demo
 
+# bench measures every format on a real agent (LLVM, Wine's DLLs, Go programs)
+# against its compression floor and peer tools; BENCH_FLAGS="-n 1 -teams 1,10".
 bench:
-	$(GO) run ./internal/cmd/bench
+	.ci/deps libllvm14 libllvm15 libwine gzip pigz wixl
+	$(GO) run ./internal/cmd/bench $(BENCH_FLAGS)
 
 lint:
 	@out="$$(gofmt -l .)"; \

@@ -13,9 +13,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
+
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 )
 
 // maxKeyFileSize bounds how much of a private key file is read.
@@ -48,21 +49,13 @@ func LoadPrivateKey(pathOrPEM string) (crypto.Signer, error) {
 // readKeyFile reads a key file; its error leaves the path out because the
 // argument may be a key that merely lacks its PEM header.
 func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	data, err := flagfile.Read(path, maxKeyFileSize)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
 		return nil, fmt.Errorf("cloudfront: private key: not PEM text, and cannot open it as a file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
-	if err != nil {
-		return nil, errors.New("cloudfront: private key: cannot read the file")
-	}
-	if len(data) > maxKeyFileSize {
-		return nil, fmt.Errorf("cloudfront: private key: file larger than %d bytes", maxKeyFileSize)
 	}
 	return data, nil
 }

@@ -584,8 +584,6 @@ func (b *treeBuilder) orbitRootFiles(full bool) {
 		b.file("/opt/orbit/fleet.pem", 0o644, s.FleetCAPEM)
 		b.file("/opt/orbit/fleet_client.crt", 0o600, s.FleetClientCertPEM)
 		b.file("/opt/orbit/fleet_client.key", 0o600, s.FleetClientKeyPEM)
-	} else {
-		b.file("/opt/orbit/osquery.flags", 0o600, []byte{})
 	}
 }
 

@@ -124,11 +124,9 @@ func expectedPkgTree(t *testing.T, s *sharedEnv, b pkgSpec) tree {
 	dir("/opt")
 	dir("/opt/orbit")
 	eb.orbitRootFiles(b.Full)
-	// secret.txt is always written on macOS, empty without --enroll-secret.
+	// No secret.txt without --enroll-secret (fleetctl's writeMacOSSecret).
 	if b.Full {
 		file("/opt/orbit/secret.txt", 0o600, []byte(trickySecret))
-	} else {
-		file("/opt/orbit/secret.txt", 0o600, []byte{})
 	}
 	eb.component("orbit", "macos", "stable", "orbit")
 	eb.unpack(eb.component("osqueryd", "macos-app", "stable", "osqueryd.app.tar.gz"))

@@ -17,8 +17,8 @@ import (
 
 // BuildEnv is what a build needs from its surroundings.
 type BuildEnv struct {
-	// Progress receives download progress; nil when stderr is not a terminal.
-	Progress io.Writer
+	// Progress is told about downloads (bars on a terminal, lines in a log); nil for none.
+	Progress update.Progress
 	// Logf prints --verbose details; nil for none.
 	Logf func(format string, args ...any)
 	// Warnf prints a warning during the build (a CloudFront fallback); nil means Logf.
@@ -29,6 +29,9 @@ type BuildEnv struct {
 	// current directory.
 	Dir string
 }
+
+// NativeToolingDir is where fleetctl --native-tooling writes its output.
+const NativeToolingDir = "build"
 
 // Result describes a finished installer.
 type Result struct {
@@ -63,6 +66,7 @@ type Fetched struct {
 	meta   []byte
 	comps  map[string]Component  // by TUF target path
 	infos  map[string]TargetInfo // by TUF target path
+	failed map[string]error      // targets that could not be fetched, by TUF target path
 }
 
 // TargetInfo is what the TUF targets metadata says of one component.
@@ -75,8 +79,26 @@ type TargetInfo struct {
 
 // Fetch opens the update client of opts[0] (all opts must share the settings
 // FetchKey covers), refreshes the TUF metadata once and fetches the union of the
-// components the builds need, each once.
-func Fetch(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetched, err error) {
+// components the builds need, each once. It fails when any component fails.
+func Fetch(ctx context.Context, opts []*Options, env BuildEnv) (*Fetched, error) {
+	f, err := fetchPartial(ctx, opts, env)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		if err := f.missing(o); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// fetchPartial is Fetch that keeps going when a target cannot be fetched: the
+// error is kept for the builds that need that target (see missing), so that in a
+// matrix one build's missing channel fails only that build. Errors that concern
+// every build (the client, the refresh, an interrupt) are returned.
+func fetchPartial(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetched, err error) {
 	if len(opts) == 0 {
 		return nil, errors.New("fetch: no builds")
 	}
@@ -90,7 +112,7 @@ func Fetch(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetched, err 
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	f := &Fetched{comps: map[string]Component{}, infos: map[string]TargetInfo{}}
+	f := &Fetched{comps: map[string]Component{}, infos: map[string]TargetInfo{}, failed: map[string]error{}}
 	defer func() {
 		if err != nil {
 			f.Close()
@@ -117,19 +139,17 @@ func Fetch(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetched, err 
 			if _, ok := f.comps[c.TargetPath()]; ok {
 				continue
 			}
-			t, err := client.Fetch(ctx, req.Name, req.Platform, req.Channel, req.File)
-			if err != nil {
-				return nil, err
+			if _, ok := f.failed[c.TargetPath()]; ok {
+				continue
 			}
-			c.Source, c.Version = t.File, t.Version
-			f.infos[c.TargetPath()] = TargetInfo{Path: t.Path, Length: t.Length, Hashes: t.Hashes, Version: t.Version}
-			if strings.HasSuffix(req.File, ".tar.gz") {
-				dir := filepath.Join(f.work, fmt.Sprintf("extract-%d", len(f.comps)))
-				if c.Extracted, err = extract(t.File, dir); err != nil {
-					return nil, fmt.Errorf("unpack %s: %w", t.Path, err)
+			if err := f.fetchOne(ctx, client, req, &c); err != nil {
+				if ctx.Err() != nil {
+					return nil, err
 				}
+				f.failed[c.TargetPath()] = err
+				continue
 			}
-			logf("fetched %s (version %q, %d bytes)", t.Path, t.Version, t.Length)
+			logf("fetched %s (version %q, %d bytes)", c.TargetPath(), c.Version, f.infos[c.TargetPath()].Length)
 			f.comps[c.TargetPath()] = c
 		}
 	}
@@ -137,6 +157,37 @@ func Fetch(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetched, err 
 		return nil, err
 	}
 	return f, nil
+}
+
+// fetchOne downloads (or takes from the cache) one component and unpacks it.
+func (f *Fetched) fetchOne(ctx context.Context, client *update.Client, req ComponentRequest, c *Component) error {
+	t, err := client.Fetch(ctx, req.Name, req.Platform, req.Channel, req.File)
+	if err != nil {
+		return err
+	}
+	c.Source, c.Version = t.File, t.Version
+	if strings.HasSuffix(req.File, ".tar.gz") {
+		dir := filepath.Join(f.work, fmt.Sprintf("extract-%d", len(f.comps)+len(f.failed)))
+		if c.Extracted, err = extract(t.File, dir); err != nil {
+			return fmt.Errorf("unpack %s: %w", t.Path, err)
+		}
+	}
+	f.infos[c.TargetPath()] = TargetInfo{Path: t.Path, Length: t.Length, Hashes: t.Hashes, Version: t.Version}
+	return nil
+}
+
+// missing returns the error of the first component o needs that could not be fetched.
+func (f *Fetched) missing(o *Options) error {
+	reqs, err := ComponentsFor(o)
+	if err != nil {
+		return err
+	}
+	for _, req := range reqs {
+		if err := f.failed[Component{Name: req.Name, Platform: req.Platform, Channel: req.Channel, File: req.File}.TargetPath()]; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close removes the fetched files (the cache keeps its verified copies).
@@ -150,11 +201,17 @@ func (f *Fetched) Close() {
 }
 
 // OutputPath is where a build of o writes: --outfile resolved against env.Dir,
-// or the format's default name for l.
+// or the format's default name for l. With --native-tooling both go under
+// build/, as fleetctl (and scripts built on the fleetdm/fleetctl image) puts
+// them: filepath.Join("build", name), so an absolute --outfile /x/a.deb becomes
+// build/x/a.deb too.
 func OutputPath(o *Options, p Packager, l *Layout, env BuildEnv) (string, error) {
 	out := o.CustomOutfile
 	if out == "" {
 		out = p.FileName(l)
+	}
+	if o.NativeTooling {
+		out = filepath.Join(NativeToolingDir, out)
 	}
 	if !filepath.IsAbs(out) && env.Dir != "" {
 		out = filepath.Join(env.Dir, out)
@@ -212,6 +269,17 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 	if claim != nil {
 		if err := claim(out); err != nil {
 			return nil, err
+		}
+	}
+	if o.NativeTooling {
+		// fleetctl creates the directory: 0700 for the Linux formats, 0777
+		// less the umask for pkg and msi (its file.Copy).
+		mode := os.ModePerm
+		if TargetOS(o.Type) == OSLinux {
+			mode = 0o700
+		}
+		if err := os.MkdirAll(filepath.Dir(out), mode); err != nil {
+			return nil, fmt.Errorf("create the --native-tooling output directory: %w", err)
 		}
 	}
 	if l.Signing, err = signingIdentityFor(o); err != nil {

@@ -1,6 +1,7 @@
 package packaging
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -50,6 +51,42 @@ func TestSourceDate(t *testing.T) {
 		t.Setenv("SOURCE_DATE_EPOCH", bad)
 		if _, err := SourceDate(); err == nil {
 			t.Errorf("SOURCE_DATE_EPOCH=%q accepted", bad)
+		}
+	}
+}
+
+type namePackager struct{ name string }
+
+func (namePackager) Package(context.Context, *Layout, io.Writer) error { return nil }
+func (p namePackager) FileName(*Layout) string                         { return p.name }
+
+// TestOutputPathNativeTooling: --native-tooling puts the output under build/,
+// with and without --outfile, exactly as fleetctl's packagers join the name.
+func TestOutputPathNativeTooling(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		outfile string
+		native  bool
+		want    string
+	}{
+		{"", false, "fleet-osquery_1.2.3_amd64.deb"},
+		{"", true, "build/fleet-osquery_1.2.3_amd64.deb"},
+		{"out/a.deb", false, "out/a.deb"},
+		{"out/a.deb", true, "build/out/a.deb"},
+		{filepath.Join(dir, "abs.deb"), false, filepath.Join(dir, "abs.deb")},
+		{filepath.Join(dir, "abs.deb"), true, filepath.Join("build", dir, "abs.deb")},
+	} {
+		o := &Options{Type: TypeDeb, CustomOutfile: tt.outfile, NativeTooling: tt.native}
+		got, err := OutputPath(o, namePackager{"fleet-osquery_1.2.3_amd64.deb"}, &Layout{}, BuildEnv{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tt.want
+		if !filepath.IsAbs(want) {
+			want = filepath.Join(dir, want)
+		}
+		if got != want {
+			t.Errorf("outfile %q native %v: %s, want %s", tt.outfile, tt.native, got, want)
 		}
 	}
 }

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"time"
 
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 	"github.com/pkgctl/pkgctl/templates"
 )
 
@@ -119,18 +119,18 @@ func (e *NotSupportedError) Error() string {
 // rootFileContents reads what each orbit-root file holds for these options; a
 // role missing from the map is not written.
 func rootFileContents(o *Options, in Inputs) (map[Role][]byte, error) {
-	c := map[Role][]byte{
-		RoleCertsBundle:  templates.CertsPEM(),
-		RoleOsqueryFlags: {},
-	}
-	if o.EnrollSecret != "" || TargetOS(o.Type) == OSMacOS {
-		c[RoleEnrollSecret] = []byte(o.EnrollSecret) // fleetctl always writes it on macOS, maybe empty
+	c := map[Role][]byte{RoleCertsBundle: templates.CertsPEM()}
+	// No secret.txt without a secret (fleetctl's writeMacOSSecret) and no
+	// osquery.flags without --osquery-flagfile (fleetctl ≥ 4.92.0): an empty
+	// file in the payload would replace what the operator put on the host.
+	if o.EnrollSecret != "" {
+		c[RoleEnrollSecret] = []byte(o.EnrollSecret)
 	}
 	read := func(role Role, flag, p string) error {
 		if p == "" {
 			return nil
 		}
-		b, err := os.ReadFile(p)
+		b, err := flagfile.Read(p, flagfile.MaxSize)
 		if err != nil {
 			return fmt.Errorf("read --%s %s: %w", flag, p, err)
 		}

@@ -59,7 +59,11 @@ func linuxLayout(o *Options, in Inputs) (*Layout, error) {
 		return nil, err
 	}
 	l.add(linuxOwner.entry(Entry{Path: LinuxEnvFile, Kind: KindFile, Mode: fileMode, Data: env, Role: RoleServiceConfig, Secret: true}))
-	unit, err := templates.Render("linux/orbit.service", nil)
+	quota, err := o.CPUQuotaPercent()
+	if err != nil {
+		return nil, err
+	}
+	unit, err := templates.Render("linux/orbit.service", struct{ CPUQuota int }{quota})
 	if err != nil {
 		return nil, err
 	}

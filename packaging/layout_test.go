@@ -140,6 +140,16 @@ func TestLinuxLayoutFacts(t *testing.T) {
 	if l.Version != "1.40.0" {
 		t.Errorf("version %q, want orbit's 1.40.0", l.Version)
 	}
+	// --cpu-quota sets the unit's CPUQuota (fleetctl 4.93.0, PR #53069).
+	for _, q := range []struct{ flag, want string }{{"35", "CPUQuota=35%\n"}, {"150%", "CPUQuota=150%\n"}} {
+		lq, err := NewLayout(linuxOpts(func(o *Options) { o.CPUQuota = q.flag }), fakeInputs(t, ArchAMD64, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := string(lq.Entry(LinuxServiceUnit).Data); !strings.Contains(u, q.want) || strings.Count(u, "CPUQuota=") != 1 {
+			t.Errorf("--cpu-quota=%s: orbit.service:\n%s", q.flag, u)
+		}
+	}
 	unit := string(l.Entry(LinuxServiceUnit).Data)
 	for _, want := range []string{"EnvironmentFile=/etc/default/orbit", "ExecStart=/opt/orbit/bin/orbit/orbit", "Restart=always", "WantedBy=multi-user.target", "StartLimitIntervalSec=0", "CPUQuota=20%"} {
 		if !strings.Contains(unit, want) {

@@ -41,7 +41,7 @@ func TestWindowsLayoutFacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{
-		"/Program Files/Orbit/secret.txt", "/Program Files/Orbit/osquery.flags", "/Program Files/Orbit/certs.pem",
+		"/Program Files/Orbit/secret.txt", "/Program Files/Orbit/certs.pem",
 		"/Program Files/Orbit/fleet.pem", "/Program Files/Orbit/updates-metadata.json", "/Program Files/Orbit/tuf-metadata.json",
 		"/Program Files/Orbit/bin/orbit/windows-arm64/stable/orbit.exe",
 		"/Program Files/Orbit/bin/osqueryd/windows-arm64/edge/osqueryd.exe",

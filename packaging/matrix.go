@@ -85,7 +85,7 @@ func BuildMatrix(ctx context.Context, builds []MatrixBuild, env BuildEnv, mo Mat
 		for _, i := range groups[k] {
 			opts = append(opts, builds[i].Options)
 		}
-		f, err := Fetch(ctx, opts, env)
+		f, err := fetchPartial(ctx, opts, env)
 		if err != nil {
 			for _, i := range groups[k] {
 				outs[i].Err = fmt.Errorf("fetch the agent: %w", err)
@@ -93,7 +93,12 @@ func BuildMatrix(ctx context.Context, builds []MatrixBuild, env BuildEnv, mo Mat
 			continue
 		}
 		defer f.Close()
+		// A target that could not be fetched fails only the builds that need it.
 		for _, i := range groups[k] {
+			if err := f.missing(builds[i].Options); err != nil {
+				outs[i].Err = fmt.Errorf("fetch the agent: %w", err)
+				continue
+			}
 			fetched[i] = f
 		}
 	}

@@ -177,3 +177,39 @@ func TestMatrixSameOutfile(t *testing.T) {
 		t.Errorf("outcomes: %v / %v", outs[0].Err, outs[1].Err)
 	}
 }
+
+// TestMatrixMissingChannelFailsOnlyItsBuild: one build asks for an orbit channel
+// the repository does not have. It shares the fetch group of the others, which
+// must still finish; its error names the missing target.
+func TestMatrixMissingChannelFailsOnlyItsBuild(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	env, err := testenv.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	out := t.TempDir()
+	deb := matrixOptions(t, env, "deb", "amd64", "https://f.example.com", "s", filepath.Join(out, "a.deb"), false)
+	rpm := matrixOptions(t, env, "rpm", "amd64", "https://f.example.com", "s", filepath.Join(out, "a.rpm"), false)
+	nightly := matrixOptions(t, env, "deb", "arm64", "https://f.example.com", "s", filepath.Join(out, "nightly.deb"), false)
+	nightly.OrbitChannel = "nightly"
+	builds := []packaging.MatrixBuild{{Name: "deb", Options: deb}, {Name: "nightly", Options: nightly}, {Name: "rpm", Options: rpm}}
+	outs := packaging.BuildMatrix(context.Background(), builds, packaging.BuildEnv{}, packaging.MatrixOptions{Parallel: 2})
+	for _, i := range []int{0, 2} {
+		if outs[i].Err != nil {
+			t.Errorf("build %s failed: %v", outs[i].Build.Name, outs[i].Err)
+		} else if _, err := os.Stat(outs[i].Result.Path); err != nil {
+			t.Errorf("build %s: %v", outs[i].Build.Name, err)
+		}
+	}
+	if outs[1].Err == nil || !strings.Contains(outs[1].Err.Error(), "nightly") {
+		t.Errorf("nightly build: err %v, want one naming the nightly channel", outs[1].Err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "nightly.deb")); err == nil {
+		t.Error("the failed build wrote its output")
+	}
+	// Fetch (single builds) still fails as a whole.
+	if _, err := packaging.Fetch(context.Background(), []*packaging.Options{deb, nightly}, packaging.BuildEnv{}); err == nil || !strings.Contains(err.Error(), "nightly") {
+		t.Errorf("Fetch with a missing channel: %v", err)
+	}
+}

@@ -3,7 +3,12 @@
 package packaging
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -28,6 +33,9 @@ const (
 	DefaultChannel        = "stable"
 	DefaultUpdateInterval = 15 * time.Minute
 	DefaultHostIdentifier = "uuid"
+	// DefaultCPUQuota is the systemd unit's CPUQuota, in percent of one CPU
+	// (fleetctl ≥ 4.93.0 --cpu-quota; the fixed value before).
+	DefaultCPUQuota = "20"
 	// DefaultCloudFrontURLTTL is how long each signed CloudFront URL is valid after it is sent.
 	DefaultCloudFrontURLTTL = time.Hour
 )
@@ -80,6 +88,7 @@ type Options struct {
 	OsqueryDB                           string        // --osquery-db
 	CustomOutfile                       string        // --outfile
 	FleetManagedHostIdentityCertificate bool          // --fleet-managed-host-identity-certificate
+	CPUQuota                            string        // --cpu-quota: percent of one CPU, "20" or "20%" (deb, rpm, pkg.tar.zst)
 
 	// pkgctl additions.
 	CacheDir      string // --cache-dir: verified TUF targets; "" disables the cache
@@ -99,7 +108,7 @@ type Options struct {
 	WindowsSignCertificate string // --windows-sign-certificate (path)
 	WindowsSignKey         string // --windows-sign-key (path)
 
-	// ArchSet records that --arch was given explicitly (fleetctl refuses it for pkg).
+	// ArchSet records that --arch was given explicitly.
 	ArchSet bool
 	// HostOS is the OS the build runs on (runtime.GOOS); fleetctl's host checks use it.
 	HostOS string
@@ -129,10 +138,55 @@ func (o *Options) WithDefaults() *Options {
 	if o.HostIdentifier == "" {
 		o.HostIdentifier = DefaultHostIdentifier
 	}
+	if o.CPUQuota == "" {
+		o.CPUQuota = DefaultCPUQuota
+	}
 	if o.CloudFrontHashAlgorithm == "" {
 		o.CloudFrontHashAlgorithm = "sha1"
 	}
 	return o
+}
+
+// MaxUpdateRootsFile caps the file read for --update-roots @FILE.
+const MaxUpdateRootsFile = 1 << 20
+
+// Prepare completes what the user typed, before WithDefaults and Validate: it
+// reads --update-roots @FILE, and gives a --fleet-url without a scheme
+// (fleet.example.com:8080) the https:// that orbit itself adds to such a value
+// (orbit/cmd/orbit: "https://" unless it starts with "http"), with a warning,
+// so that every part of the agent gets a full URL.
+func (o *Options) Prepare() (warnings []string, err error) {
+	if err := o.readUpdateRootsFile(); err != nil {
+		return nil, err
+	}
+	if o.FleetURL != "" && !strings.Contains(o.FleetURL, "://") {
+		warnings = append(warnings, fmt.Sprintf("--fleet-url %s has no scheme: using https://%s, as orbit does", o.FleetURL, o.FleetURL))
+		o.FleetURL = "https://" + o.FleetURL
+	}
+	return warnings, nil
+}
+
+// readUpdateRootsFile replaces an --update-roots value of the form @FILE with
+// the content of FILE (root metadata JSON, as `pkgctl updates roots` prints it).
+func (o *Options) readUpdateRootsFile() error {
+	name, ok := strings.CutPrefix(o.UpdateRoots, "@")
+	if !ok {
+		return nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return &FlagError{Flag: "update-roots", Msg: "read --update-roots @" + name, Err: errors.Unwrap(err)}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxUpdateRootsFile+1))
+	if err != nil {
+		return &FlagError{Flag: "update-roots", Msg: "read --update-roots @" + name, Err: err}
+	}
+	if len(data) > MaxUpdateRootsFile {
+		return flagErr("update-roots", "--update-roots @%s: the file is larger than %d bytes; root metadata is a few KiB", name, MaxUpdateRootsFile)
+	}
+	o.UpdateRoots = string(data)
+	return nil
 }
 
 func (o *Options) now() time.Time {

@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 )
 
 // SigningIdentity is a certificate chain and its private key, used by the
@@ -133,7 +135,7 @@ func signingIdentityFor(o *Options) (*SigningIdentity, error) {
 		id, err = ParsePEMIdentity(flag, []byte(o.MacOSDevIDCertificateContent))
 	case o.Type == TypePkg && o.MacOSDevIDPEM != "":
 		flag = "--macos-devid-pem " + o.MacOSDevIDPEM
-		data, rerr := os.ReadFile(o.MacOSDevIDPEM)
+		data, rerr := flagfile.Read(o.MacOSDevIDPEM, flagfile.MaxSize)
 		if rerr != nil {
 			return nil, fmt.Errorf("read --macos-devid-pem %s: %w", o.MacOSDevIDPEM, errors.Unwrap(rerr))
 		}
@@ -172,7 +174,7 @@ const WindowsSignPasswordEnv = "PKGCTL_WINDOWS_SIGN_PASSWORD"
 // (a PEM chain with --windows-sign-key, or a PKCS#12 .p12/.pfx file).
 func windowsIdentity(o *Options) (*SigningIdentity, error) {
 	const certFlag, keyFlag = "--windows-sign-certificate", "--windows-sign-key"
-	cert, err := os.ReadFile(o.WindowsSignCertificate)
+	cert, err := flagfile.Read(o.WindowsSignCertificate, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: certFlag[2:], Msg: fmt.Sprintf("read %s %s", certFlag, o.WindowsSignCertificate), Err: err}
 	}
@@ -200,7 +202,7 @@ func windowsIdentity(o *Options) (*SigningIdentity, error) {
 	if o.WindowsSignKey == "" {
 		return nil, flagErr(keyFlag[2:], "%s is PEM: give its private key with %s (or use a PKCS#12 file)", certFlag, keyFlag)
 	}
-	key, err := os.ReadFile(o.WindowsSignKey)
+	key, err := flagfile.Read(o.WindowsSignKey, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: keyFlag[2:], Msg: fmt.Sprintf("read %s %s", keyFlag, o.WindowsSignKey), Err: err}
 	}

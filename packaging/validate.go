@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/pkgctl/pkgctl/cloudfront"
+	"github.com/pkgctl/pkgctl/internal/flagfile"
+	"github.com/pkgctl/pkgctl/internal/safetext"
 )
 
 // ExpiryWarningWindow is how close to expiry a certificate gets a warning.
@@ -58,6 +61,11 @@ func (o *Options) Validate() (warnings []string, err error) {
 	}
 	if (o.EnrollSecret == "") != (o.FleetURL == "") {
 		return nil, flagErr("enroll-secret", "--enroll-secret and --fleet-url must be provided together")
+	}
+	if o.FleetURL != "" && !hasControl(o.FleetURL) { // control characters get their own message below
+		if u, err := parseURL(o.FleetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, flagErr("fleet-url", "--fleet-url %q is not a URL orbit can use: give https://host[:port] (e.g. https://fleet.example.com:8080)", o.FleetURL)
+		}
 	}
 	if o.Insecure && o.FleetCertificate != "" {
 		return nil, flagErr("insecure", "--insecure and --fleet-certificate may not be provided together")
@@ -113,9 +121,7 @@ func (o *Options) Validate() (warnings []string, err error) {
 
 	// fleetctl's host checks (#9-#11) exist because it shells out to native tools;
 	// pkgctl builds every format in Go on any OS, so they become notices.
-	if o.NativeTooling {
-		warn("--native-tooling has no effect: pkgctl always builds natively, in Go, on any OS")
-	}
+	// --native-tooling keeps its one visible effect: the output goes under build/.
 	if o.LocalWixDir != "" {
 		warn("--local-wix-dir has no effect: pkgctl builds MSI packages without WiX")
 	}
@@ -155,12 +161,15 @@ func (o *Options) Validate() (warnings []string, err error) {
 		if st, err := os.Stat(o.CustomOutfile); err == nil && st.IsDir() {
 			return nil, flagErr("outfile", "--outfile %s is a directory", o.CustomOutfile)
 		}
-		if st, err := os.Stat(filepath.Dir(o.CustomOutfile)); err != nil || !st.IsDir() {
+		// With --native-tooling the file goes under build/, created by the build.
+		if st, err := os.Stat(filepath.Dir(o.CustomOutfile)); !o.NativeTooling && (err != nil || !st.IsDir()) {
 			return nil, flagErr("outfile", "--outfile %s: directory %s does not exist", o.CustomOutfile, filepath.Dir(o.CustomOutfile))
 		}
 	}
 
-	if o.Type == TypePkg && o.ArchSet {
+	// fleetctl refuses any --arch but its default for pkg (the pkg is
+	// universal), so --arch=amd64 passes, as it does in scripts looping over types.
+	if o.Type == TypePkg && o.Arch != ArchAMD64 {
 		return nil, flagErr("arch", "can't use '--arch' with '--type %s'", o.Type)
 	}
 	if o.Arch != ArchAMD64 && o.Arch != ArchARM64 {
@@ -191,13 +200,20 @@ func (o *Options) Validate() (warnings []string, err error) {
 		}
 	}
 
+	if _, err := o.CPUQuotaPercent(); err != nil {
+		return nil, err
+	}
+
 	// pkgctl's own checks.
 	if o.OrbitUpdateInterval <= 0 {
 		return nil, flagErr("update-interval", "--update-interval must be positive, got %s", o.OrbitUpdateInterval)
 	}
 	if o.UpdateRoots != "" {
 		if err := checkRoots(o.UpdateRoots); err != nil {
-			return nil, &FlagError{Flag: "update-roots", Msg: "--update-roots is not valid TUF root metadata (the output of `fleetctl updates roots`)", Err: err}
+			if st, serr := os.Stat(o.UpdateRoots); serr == nil && st.Mode().IsRegular() {
+				return nil, flagErr("update-roots", "--update-roots takes the root metadata JSON itself, and %s is a file: pass --update-roots @%s, or --update-roots \"$(cat %s)\"", o.UpdateRoots, o.UpdateRoots, o.UpdateRoots)
+			}
+			return nil, &FlagError{Flag: "update-roots", Msg: "--update-roots is not valid TUF root metadata (the output of `pkgctl updates roots` or `fleetctl updates roots`)", Err: err}
 		}
 	}
 	if err := checkUpdateURL(o.UpdateURL); err != nil {
@@ -209,10 +225,10 @@ func (o *Options) Validate() (warnings []string, err error) {
 	}
 	warnings = append(warnings, w...)
 	if o.UpdateRoots == "" && strings.TrimRight(o.UpdateURL, "/") != FleetUpdateURL {
-		warn("--update-url %s is not Fleet's update server but --update-roots is empty: Fleet's root will be trusted, which a custom TUF server's metadata will not match (pass --update-roots \"$(fleetctl updates roots)\")", o.UpdateURL)
+		warn("--update-url %s is not Fleet's update server but --update-roots is empty: Fleet's root will be trusted, which a custom TUF server's metadata will not match (pass --update-roots \"$(pkgctl updates roots --path REPO)\")", o.UpdateURL)
 	}
 	if o.OsqueryFlagfile != "" {
-		if _, err := os.ReadFile(o.OsqueryFlagfile); err != nil {
+		if _, err := flagfile.Read(o.OsqueryFlagfile, flagfile.MaxSize); err != nil {
 			return nil, &FlagError{Flag: "osquery-flagfile", Msg: fmt.Sprintf("read --osquery-flagfile %s", o.OsqueryFlagfile), Err: errors.Unwrap(err)}
 		}
 	}
@@ -276,17 +292,35 @@ func (o *Options) noEffectWarnings() []string {
 	add(isPkg && o.DisableSetupExperience, "disable-setup-experience", "deb, rpm, pkg.tar.zst and msi")
 	add(o.Type == TypeMSI && !o.StartService, "service=false", "pkg, deb, rpm and pkg.tar.zst")
 	add(o.Type != TypeMSI && o.WindowsSignCertificate != "", "windows-sign-certificate", "msi")
+	q, _ := o.CPUQuotaPercent()
+	add(!isLinux && q != defaultCPUQuotaPercent, "cpu-quota", "deb, rpm and pkg.tar.zst: the systemd unit")
 	return out
+}
+
+const defaultCPUQuotaPercent = 20
+
+// CPUQuotaPercent is --cpu-quota as a whole percentage of one CPU: "20" or
+// "20%", positive (systemd's CPUQuota takes more than 100% for several CPUs).
+func (o *Options) CPUQuotaPercent() (int, error) {
+	s := strings.TrimSuffix(o.CPUQuota, "%")
+	if s == "" {
+		s = DefaultCPUQuota
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n <= 0 {
+		return 0, flagErr("cpu-quota", "--cpu-quota %q must be a positive whole percentage of one CPU, such as 20 or 20%% (more than 100 for several CPUs)", o.CPUQuota)
+	}
+	return int(n), nil
 }
 
 // checkClientPair loads a TLS client certificate and key the way fleetctl does and
 // checks that the certificate is PEM, matches the key and is within its validity.
 func (o *Options) checkClientPair(what, certFlag, keyFlag, certPath, keyPath string) ([]string, error) {
-	certPEM, err := os.ReadFile(certPath)
+	certPEM, err := flagfile.Read(certPath, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: certFlag, Msg: fmt.Sprintf("read --%s %s", certFlag, certPath), Err: errors.Unwrap(err)}
 	}
-	keyPEM, err := os.ReadFile(keyPath)
+	keyPEM, err := flagfile.Read(keyPath, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: keyFlag, Msg: fmt.Sprintf("read --%s %s", keyFlag, keyPath), Err: errors.Unwrap(err)}
 	}
@@ -306,7 +340,7 @@ func (o *Options) checkClientPair(what, certFlag, keyFlag, certPath, keyPath str
 
 // checkCAFile checks a CA bundle: readable, PEM, and not wholly expired.
 func (o *Options) checkCAFile(flag, fleetMsg, path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := flagfile.Read(path, flagfile.MaxSize)
 	if err != nil {
 		return nil, &FlagError{Flag: flag, Msg: fmt.Sprintf("%s %q", fleetMsg, path), Err: errors.Unwrap(err)}
 	}
@@ -350,7 +384,9 @@ func (o *Options) checkValidity(flag, path string, certs []*x509.Certificate, le
 }
 
 // parseCertsPEM returns every certificate in a PEM bundle; the error is
-// fleetctl's "invalid PEM file" when there is none.
+// fleetctl's "invalid PEM file" when there is none. Certificate files are
+// installed world-readable, so any other PEM block is an error: a private key
+// there would be published to every local user.
 func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for rest := data; ; {
@@ -359,8 +395,11 @@ func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 		if block == nil {
 			break
 		}
+		if strings.Contains(block.Type, "PRIVATE KEY") {
+			return nil, errors.New("the file also holds a private key, and certificate files are installed readable by every user: give the certificates alone (the key goes in its own --*-key flag)")
+		}
 		if block.Type != "CERTIFICATE" {
-			continue
+			return nil, fmt.Errorf("unexpected PEM block %s: only CERTIFICATE blocks are allowed", safetext.Quote(block.Type))
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {

@@ -119,7 +119,9 @@ func TestValidate(t *testing.T) {
 			os.Mkdir(d, 0o755)
 			o.CustomOutfile = d
 		}, "outfile", "is a directory", ""},
-		{"arch with pkg", func(o *Options) { o.Type = TypePkg; o.ArchSet = true }, "arch", "can't use '--arch' with '--type pkg'", ""},
+		{"arch amd64 with pkg", func(o *Options) { o.Type = TypePkg; o.Arch, o.ArchSet = ArchAMD64, true }, "", "", ""},
+		{"arch arm64 with pkg", func(o *Options) { o.Type = TypePkg; o.Arch, o.ArchSet = ArchARM64, true }, "arch", "can't use '--arch' with '--type pkg'", ""},
+		{"bad arch with pkg", func(o *Options) { o.Type = TypePkg; o.Arch, o.ArchSet = "386", true }, "arch", "can't use '--arch' with '--type pkg'", ""},
 		{"bad arch", func(o *Options) { o.Arch = "386" }, "arch", "arch must be one of ('amd64', 'arm64')", ""},
 		{"bad roots json", func(o *Options) { o.UpdateRoots = "{not json" }, "update-roots", "--update-roots is not valid TUF root metadata", ""},
 		{"roots not a root", func(o *Options) { o.UpdateRoots = `{"signed":{"_type":"targets"},"signatures":[]}` }, "update-roots", "--update-roots is not valid TUF root metadata", ""},
@@ -139,7 +141,19 @@ func TestValidate(t *testing.T) {
 		{"notarize on rpm warns", func(o *Options) { o.Type = TypeRPM; o.Notarize = true }, "", "", "--notarize has no effect for --type=rpm"},
 		{"identifier on deb warns", func(o *Options) { o.Identifier = "com.example" }, "", "", "--identifier has no effect"},
 		{"keystore on deb warns", func(o *Options) { o.DisableKeystore = true }, "", "", "--disable-keystore has no effect"},
-		{"native tooling warns", func(o *Options) { o.NativeTooling = true }, "", "", "--native-tooling has no effect"},
+		{"cpu quota percent", func(o *Options) { o.CPUQuota = "35%" }, "", "", ""},
+		{"cpu quota above one CPU", func(o *Options) { o.CPUQuota = "250" }, "", "", ""},
+		{"cpu quota zero", func(o *Options) { o.CPUQuota = "0" }, "cpu-quota", `--cpu-quota "0" must be a positive whole percentage`, ""},
+		{"cpu quota negative", func(o *Options) { o.CPUQuota = "-5%" }, "cpu-quota", "must be a positive whole percentage", ""},
+		{"cpu quota fraction", func(o *Options) { o.CPUQuota = "12.5%" }, "cpu-quota", "must be a positive whole percentage", ""},
+		{"cpu quota text", func(o *Options) { o.CPUQuota = "half" }, "cpu-quota", "must be a positive whole percentage", ""},
+		{"cpu quota on pkg warns", func(o *Options) { o.Type = TypePkg; o.CPUQuota = "50" }, "", "", "--cpu-quota has no effect for --type=pkg"},
+		{"cpu quota on msi warns", func(o *Options) { o.Type = TypeMSI; o.CPUQuota = "50%" }, "", "", "--cpu-quota has no effect for --type=msi"},
+		{"native tooling", func(o *Options) { o.NativeTooling = true }, "", "", ""},
+		{"native tooling outfile dir made by the build", func(o *Options) {
+			o.NativeTooling = true
+			o.CustomOutfile = filepath.Join(outDir, "missing", "x.deb")
+		}, "", "", ""},
 		{"local wix warns", func(o *Options) { o.LocalWixDir = "/wix" }, "", "", "--local-wix-dir has no effect"},
 	}
 	for _, tt := range tests {
@@ -287,6 +301,67 @@ func TestValidateCloudFront(t *testing.T) {
 			}
 			if tt.warn != "" && !strings.Contains(strings.Join(warnings, "\n"), tt.warn) {
 				t.Errorf("warnings %q lack %q", warnings, tt.warn)
+			}
+		})
+	}
+}
+
+// TestPrepare covers what Prepare completes (--update-roots @FILE, a
+// --fleet-url without scheme) and the hints Validate gives for what it cannot.
+func TestPrepare(t *testing.T) {
+	f := newCertFiles(t)
+	dir := t.TempDir()
+	rootsFile := filepath.Join(dir, "roots.json")
+	if err := os.WriteFile(rootsFile, []byte(f.Roots), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name         string
+		mod          func(*Options)
+		errHas, warn string
+		check        func(t *testing.T, o *Options)
+	}{
+		{name: "roots from @FILE", mod: func(o *Options) { o.UpdateRoots = "@" + rootsFile }, check: func(t *testing.T, o *Options) {
+			if o.UpdateRoots != f.Roots {
+				t.Errorf("UpdateRoots is not the file's content: %.40q", o.UpdateRoots)
+			}
+		}},
+		{name: "roots @missing", mod: func(o *Options) { o.UpdateRoots = "@" + filepath.Join(dir, "nope.json") }, errHas: "read --update-roots @"},
+		{name: "roots given a path", mod: func(o *Options) { o.UpdateRoots = rootsFile }, errHas: "pass --update-roots @" + rootsFile + `, or --update-roots "$(cat ` + rootsFile + `)"`},
+		{name: "fleet url without scheme", mod: func(o *Options) { o.FleetURL, o.EnrollSecret = "fleet.example.com:8080", "s" },
+			warn: "--fleet-url fleet.example.com:8080 has no scheme: using https://fleet.example.com:8080", check: func(t *testing.T, o *Options) {
+				if o.FleetURL != "https://fleet.example.com:8080" {
+					t.Errorf("FleetURL %q", o.FleetURL)
+				}
+			}},
+		{name: "fleet url kept", mod: func(o *Options) { o.FleetURL, o.EnrollSecret = "http://fleet.local:8080/", "s" }, check: func(t *testing.T, o *Options) {
+			if o.FleetURL != "http://fleet.local:8080/" {
+				t.Errorf("FleetURL %q", o.FleetURL)
+			}
+		}},
+		{name: "fleet url other scheme", mod: func(o *Options) { o.FleetURL, o.EnrollSecret = "ftp://fleet.example.com", "s" }, errHas: "not a URL orbit can use"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Options{Type: TypeDeb, StartService: true}
+			tt.mod(&o)
+			warnings, err := o.Prepare()
+			if err == nil {
+				var more []string
+				more, err = o.WithDefaults().Validate()
+				warnings = append(warnings, more...)
+			}
+			switch {
+			case tt.errHas == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.errHas != "" && (err == nil || !strings.Contains(err.Error(), tt.errHas)):
+				t.Fatalf("error %v, want %q", err, tt.errHas)
+			}
+			if tt.warn != "" && !strings.Contains(strings.Join(warnings, "\n"), tt.warn) {
+				t.Errorf("warnings %q lack %q", warnings, tt.warn)
+			}
+			if tt.check != nil {
+				tt.check(t, &o)
 			}
 		})
 	}

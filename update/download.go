@@ -127,7 +127,9 @@ func (c *Client) getTarget(ctx context.Context, ti *metadata.TargetFiles, alg st
 		switch err := verifyFile(final, ti); {
 		case err == nil:
 			c.logf("TUF: %s: using verified cache entry %s", ti.Path, final)
-			c.printProgress("cached %s\n", ti.Path)
+			if c.progress != nil {
+				c.progress.Cached(ti.Path, ti.Length)
+			}
 			return final, nil
 		case errors.Is(err, os.ErrNotExist):
 		default:
@@ -233,20 +235,25 @@ func (c *Client) downloadFrom(ctx context.Context, a attempt, ti *metadata.Targe
 	}
 
 	v := newVerifier(ti)
-	p := &progress{c: c, path: ti.Path, total: ti.Length}
+	p := c.startProgress(ti.Path, ti.Length)
 	body := &stallReader{r: resp.Body, timer: stall}
 	// Read at most Length+1 bytes: one byte more proves the file is too long.
 	if _, err := io.Copy(io.MultiWriter(w, v, p), io.LimitReader(body, ti.Length+1)); err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			return fmt.Errorf("write downloaded %s: %w", ti.Path, err) // the local file, not the network
+			err = fmt.Errorf("write downloaded %s: %w", ti.Path, err) // the local file, not the network
+		} else {
+			err = c.sendError(ctx, a, err)
 		}
-		return c.sendError(ctx, a, err)
+		p.task.Done(err)
+		return err
 	}
 	if err := v.check(); err != nil {
-		return c.tufError("target "+ti.Path, a.show, err)
+		err = c.tufError("target "+ti.Path, a.show, err)
+		p.task.Done(err)
+		return err
 	}
-	p.done()
+	p.task.Done(nil)
 	return nil
 }
 
@@ -271,46 +278,23 @@ func (s *stallReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// progress prints "downloading <path>: x MiB / y MiB" at most every progressInterval.
-type progress struct {
-	c     *Client
-	path  string
-	total int64
-	n     int64
-	last  time.Time
-}
+// progressWriter feeds a download's bytes to its progress Task.
+type progressWriter struct{ task Task }
 
-const progressInterval = 250 * time.Millisecond
-
-func (p *progress) Write(b []byte) (int, error) {
-	p.n += int64(len(b))
-	if p.c.progress != nil && time.Since(p.last) >= progressInterval {
-		p.last = time.Now()
-		p.c.printProgress("downloading %s: %s / %s\n", p.path, formatSize(p.n), formatSize(p.total))
-	}
+func (p progressWriter) Write(b []byte) (int, error) {
+	p.task.Add(int64(len(b)))
 	return len(b), nil
 }
 
-func (p *progress) done() {
-	p.c.printProgress("downloaded %s: %s\n", p.path, formatSize(p.n))
-}
-
-func (c *Client) printProgress(format string, args ...any) {
+// startProgress starts a Task for a download; one that shows nothing without Progress.
+func (c *Client) startProgress(name string, total int64) progressWriter {
 	if c.progress == nil {
-		return
+		return progressWriter{nopTask{}}
 	}
-	c.progressMu.Lock()
-	defer c.progressMu.Unlock()
-	fmt.Fprintf(c.progress, format, args...)
+	return progressWriter{c.progress.Download(name, total)}
 }
 
-func formatSize(n int64) string {
-	switch {
-	case n < 1<<10:
-		return fmt.Sprintf("%d B", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-}
+type nopTask struct{}
+
+func (nopTask) Add(int64)  {}
+func (nopTask) Done(error) {}

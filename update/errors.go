@@ -162,6 +162,12 @@ func (c *Client) refreshError(ctx context.Context, up *updater.Updater, err erro
 	if errors.As(err, &pe) {
 		return fmt.Errorf("TUF refresh from %s: %w", c.url, err)
 	}
+	if c.rootsMissing {
+		// Not the repository's fault: it was checked against the wrong keys.
+		return &fetchError{fmt.Sprintf("--update-roots is missing: --update-url %s is not Fleet's update server, so its metadata was checked "+
+			"against Fleet's root keys, which do not sign it; pass your repository's root metadata: "+
+			"--update-roots \"$(pkgctl updates roots --path REPO)\" (REPO: the directory of `pkgctl updates init`)", c.url), err}
+	}
 	last := c.fetcher.last
 	what := "metadata"
 	if last != "" {

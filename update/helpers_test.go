@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -252,4 +253,43 @@ func cacheFiles(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// textProgress records progress events as text lines ("cached X", "downloaded X: N").
+type textProgress struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (p *textProgress) Cached(name string, size int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(&p.b, "cached %s\n", name)
+}
+
+func (p *textProgress) Download(name string, total int64) Task {
+	return &textTask{p: p, name: name}
+}
+
+func (p *textProgress) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.b.String()
+}
+
+type textTask struct {
+	p    *textProgress
+	name string
+	n    atomic.Int64
+}
+
+func (t *textTask) Add(n int64) { t.n.Add(n) }
+func (t *textTask) Done(err error) {
+	t.p.mu.Lock()
+	defer t.p.mu.Unlock()
+	if err != nil {
+		fmt.Fprintf(&t.p.b, "failed %s\n", t.name)
+		return
+	}
+	fmt.Fprintf(&t.p.b, "downloaded %s: %d\n", t.name, t.n.Load())
 }

@@ -12,6 +12,11 @@ const (
 	TargetDesktop  = "desktop"
 )
 
+// Platforms are the TUF platform names fleetd agents fetch their components
+// for (orbit's update options per OS and architecture: osqueryd is "macos-app"
+// on macOS).
+var Platforms = []string{"linux", "linux-arm64", "macos", "macos-app", "windows", "windows-arm64"}
+
 // PlatformFor maps a package type (--type) and architecture (--arch: "amd64", "arm64"; ""
 // means amd64) to the TUF platform name of target (orbit, osqueryd or desktop):
 // deb, rpm and pkg.tar.zst → "linux" or "linux-arm64"; msi → "windows" or "windows-arm64";

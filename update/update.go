@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -29,6 +28,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 )
 
 // DefaultURL is fleetctl's default update server.
@@ -68,8 +69,8 @@ type Options struct {
 	ClientKeyFile string
 	// CacheDir holds verified targets across runs; "" = no cache.
 	CacheDir string
-	// Progress receives download progress lines; nil = none (pass stderr only when it is a terminal).
-	Progress io.Writer
+	// Progress is told about each target download, for display; nil = none.
+	Progress Progress
 	// Logf receives verbose logging; may be nil.
 	Logf func(format string, args ...any)
 	// Warnf receives warnings (a request CloudFront failed and the origin served); nil
@@ -99,9 +100,11 @@ type Client struct {
 	serverCAFile  string
 	clientCert    string
 
+	rootsMissing bool // a custom server without --update-roots: Fleet's root is trusted
+
 	cacheDir string // "" = no cache
 	tmpDir   string // private, removed by Close
-	progress io.Writer
+	progress Progress
 	logf     func(format string, args ...any)
 	warnf    func(format string, args ...any)
 	cdn      *cdnClient // nil = origin only
@@ -110,8 +113,24 @@ type Client struct {
 	up      *updater.Updater
 	fetcher *metadataFetcher
 	closed  bool
+}
 
-	progressMu sync.Mutex
+// Progress is told about target downloads, for display (a progress bar on a
+// terminal, a line now and then in a log). Its methods are called from several
+// goroutines at once.
+type Progress interface {
+	// Cached reports a target taken from the verified cache: no download.
+	Cached(name string, size int64)
+	// Download reports that a download of total bytes starts; the Task is fed
+	// as bytes arrive. A retry (CloudFront, then the origin) starts another.
+	Download(name string, total int64) Task
+}
+
+// Task is one download in progress.
+type Task interface {
+	Add(n int64)
+	// Done ends the task: err is nil when the file arrived complete.
+	Done(err error)
 }
 
 // Target is a verified target file.
@@ -161,6 +180,7 @@ func New(opts Options) (*Client, error) {
 	c.root = opts.RootJSON
 	if len(bytes.TrimSpace(c.root)) == 0 {
 		c.root = DefaultRootJSON
+		c.rootsMissing = c.url != DefaultURL
 	}
 	if _, err := trustedmetadata.New(c.root); err != nil {
 		return nil, fmt.Errorf("invalid --update-roots: not a self-signed TUF root metadata document: %w", err)
@@ -218,7 +238,7 @@ func (c *Client) tlsConfig(opts Options) (*tls.Config, []byte, error) {
 	var pemData []byte
 	if opts.ServerCAFile != "" {
 		var err error
-		pemData, err = os.ReadFile(opts.ServerCAFile)
+		pemData, err = flagfile.Read(opts.ServerCAFile, flagfile.MaxSize)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read --update-tls-certificate: %w", err)
 		}

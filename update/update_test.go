@@ -81,7 +81,7 @@ func TestFetchComponents(t *testing.T) {
 	if err := e.Repo.RotateRoot(); err != nil {
 		t.Fatal(err)
 	}
-	var progress bytes.Buffer
+	var progress textProgress
 	opts := envOptions(e)
 	opts.Progress = &progress
 	c := newClient(t, opts)
@@ -134,8 +134,8 @@ func TestFetchComponents(t *testing.T) {
 			}
 		})
 	}
-	if n := len(servedTarget(t, e, "orbit/linux/stable/orbit")); !strings.Contains(progress.String(), fmt.Sprintf("downloading orbit/linux/stable/orbit: %d B / %d B\n", n, n)) {
-		t.Errorf("progress output lacks a size line: %q", progress.String())
+	if n := len(servedTarget(t, e, "orbit/linux/stable/orbit")); !strings.Contains(progress.String(), fmt.Sprintf("downloaded orbit/linux/stable/orbit: %d\n", n)) {
+		t.Errorf("progress was not fed every byte: %q", progress.String())
 	}
 
 	md, err := c.Metadata()
@@ -552,7 +552,7 @@ func TestCache(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.prepare(t)
 			e.Server.ResetRequests()
-			var progress bytes.Buffer
+			var progress textProgress
 			o := opts
 			o.Progress = &progress
 			c := newClient(t, o)
@@ -798,7 +798,7 @@ func TestConcurrentFetch(t *testing.T) {
 	e := testenv.NewTB(t)
 	opts := envOptions(e)
 	opts.CacheDir = t.TempDir()
-	opts.Progress = &bytes.Buffer{}
+	opts.Progress = &textProgress{}
 	c := newClient(t, opts)
 	type result struct {
 		path string
@@ -823,5 +823,27 @@ func TestConcurrentFetch(t *testing.T) {
 		if r := <-results; r.err != nil {
 			t.Errorf("%s: %v", r.path, r.err)
 		}
+	}
+}
+
+// TestCustomURLWithoutRoots: a custom --update-url without --update-roots is
+// checked against Fleet's root. The error says the roots are missing and how to
+// get them, and does not blame the repository's maintainers.
+func TestCustomURLWithoutRoots(t *testing.T) {
+	e := testenv.NewTB(t)
+	opts := envOptions(e)
+	opts.RootJSON = nil
+	c := newClient(t, opts)
+	err := c.Refresh(context.Background())
+	if err == nil {
+		t.Fatal("refresh with Fleet's root against a custom repository succeeded")
+	}
+	for _, want := range []string{"--update-roots is missing", "pkgctl updates roots --path"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "maintainers") {
+		t.Errorf("error blames the maintainers: %v", err)
 	}
 }

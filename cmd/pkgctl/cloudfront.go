@@ -22,7 +22,7 @@ func NewCmdCloudFront(s Streams) *cobra.Command {
 		Short: "Sign CloudFront URLs and cookies, generate CloudFront key pairs",
 		Args:  cobra.NoArgs,
 	}
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	cmd.AddCommand(NewCmdCloudFrontSign(s, false, nil))
 	cmd.AddCommand(NewCmdCloudFrontSign(s, true, nil))
 	cmd.AddCommand(NewCmdCloudFrontKeygen(s, nil))
@@ -85,7 +85,7 @@ func NewCmdCloudFrontSign(s Streams, cookie bool, runF func(*CloudFrontSignOptio
 	fs.StringVar(&opts.IPRange, "ip-range", "", "Client addresses allowed, IPv4 or IPv6 CIDR (custom policy)")
 	fs.StringVar(&opts.PolicyResource, "policy-resource", "", "Resource the policy grants, with * and ? wildcards (custom policy)")
 	fs.StringVar(&opts.Hash, "hash", "sha1", "Signature hash: sha1 or sha256 (sha256 adds Hash-Algorithm=SHA256)")
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
 
@@ -265,7 +265,7 @@ func NewCmdCloudFrontKeygen(s Streams, runF func(*CloudFrontKeygenOptions) error
 	}
 	cmd.Flags().StringVar(&opts.Type, "type", "rsa", "Key type: rsa (2048 bits) or ecdsa (P-256)")
 	cmd.Flags().StringVar(&opts.Out, "out", "", "File to create with the private key, mode 0600 (required; never overwritten)")
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 	"github.com/pkgctl/pkgctl/packaging"
 )
 
@@ -66,9 +67,9 @@ func (e *configError) Error() string {
 // key must be a flag name (or a secret flag's name + "-env"), of the flag's
 // type; secret variables must be set. Nothing is fetched before this passes.
 func loadConfig(path string, defs []flagDef, getenv func(string) (string, bool)) (*configFile, error) {
-	data, err := os.ReadFile(path)
+	data, err := flagfile.Read(path, flagfile.MaxSize)
 	if err != nil {
-		return nil, fmt.Errorf("read --config %s: %w", path, err)
+		return nil, fmt.Errorf("read --config %s: %w", path, errors.Unwrap(err))
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -190,6 +191,13 @@ func configEntry(path string, k, v *yaml.Node, byName map[string]flagDef, getenv
 	}
 	d, ok := byName[k.Value]
 	if !ok {
+		names := []string{"builds"}
+		for n := range byName {
+			names = append(names, n)
+		}
+		if s := suggest(k.Value, names); s != "" {
+			return bad(k.Line, "unknown key: not a flag of pkgctl package (did you mean %s?)", s)
+		}
 		return bad(k.Line, "unknown key: not a flag of pkgctl package (see pkgctl package --help)")
 	}
 	if d.Secret {

@@ -60,11 +60,12 @@ var fleetctlFlags = []struct {
 	{"osquery-db", "string", "", "FLEETCTL_OSQUERY_DB"},
 	{"outfile", "string", "", ""},
 	{"fleet-managed-host-identity-certificate", "bool", "false", "FLEETCTL_FLEET_MANAGED_HOST_IDENTITY_CERTIFICATE"},
+	{"cpu-quota", "string", "20", "FLEETCTL_CPU_QUOTA"}, // Fleet 4.93.0 (PR #53069)
 }
 
 func TestFleetctlFlagsExist(t *testing.T) {
-	if len(fleetctlFlags) != 44 {
-		t.Fatalf("the fleetctl table has %d flags, fleetd-compat.md lists 44", len(fleetctlFlags))
+	if len(fleetctlFlags) != 45 {
+		t.Fatalf("the fleetctl table has %d flags, fleetd-compat.md lists 45 (with 4.93's --cpu-quota)", len(fleetctlFlags))
 	}
 	cmd := NewCmdPackage(Streams{}, nil)
 	var o packaging.Options
@@ -133,6 +134,8 @@ func TestEnvironmentVariables(t *testing.T) {
 		{"flag beats env", map[string]string{"FLEETCTL_HOST_IDENTIFIER": "instance"}, []string{"--host-identifier=uuid"},
 			func(o *packaging.Options) bool { return o.HostIdentifier == "uuid" }, ""},
 		{"bad bool names the variable", map[string]string{"FLEETCTL_DISABLE_KEYSTORE": "maybe"}, nil, nil, "FLEETCTL_DISABLE_KEYSTORE"},
+		{"cpu quota from env", map[string]string{"FLEETCTL_CPU_QUOTA": "50%"}, nil,
+			func(o *packaging.Options) bool { return o.CPUQuota == "50%" }, ""},
 		{"flag without env ignores lookalike", map[string]string{"FLEETCTL_INSECURE": "true"}, nil,
 			func(o *packaging.Options) bool { return !o.Insecure }, ""},
 	}

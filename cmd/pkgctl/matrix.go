@@ -8,15 +8,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/pkgctl/pkgctl/internal/progress"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/publish"
 )
@@ -70,6 +69,7 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	if r.JSON {
 		msg = errOut // stdout carries only the manifest
 	}
+	msg = opts.Streams.Msg(msg)
 	if r.Parallel < 0 {
 		return &usageError{errors.New("--parallel must be 0 (number of cores) or more")}
 	}
@@ -84,7 +84,7 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	}
 	cf := &configFile{}
 	if cfgPath != "" && r.Config == "" {
-		fmt.Fprintf(errOut, "Using ./%s (found in the working directory; --type or --config=FILE skips it)\n", cfgPath)
+		fmt.Fprintf(opts.Streams.Msg(errOut), "Using ./%s (found in the working directory; --type or --config=FILE skips it)\n", cfgPath)
 	}
 	if cfgPath != "" {
 		defs := packageFlags(&packaging.Options{})
@@ -100,10 +100,15 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	}
 	outfiles := map[string]string{}
 	var mbuilds []packaging.MatrixBuild
+	warned := newWarningSet()
 	for _, b := range builds {
 		o := b.Options
-		o.WithDefaults()
-		warnings, err := o.Validate()
+		warnings, err := o.Prepare()
+		if err == nil {
+			var more []string
+			more, err = o.WithDefaults().Validate()
+			warnings = append(warnings, more...)
+		}
 		if err != nil {
 			where := ""
 			if b.Line > 0 {
@@ -112,7 +117,7 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 			return &usageError{fmt.Errorf("build %s%s: %w", b.Name, where, err)}
 		}
 		for _, w := range warnings {
-			fmt.Fprintf(errOut, "Warning: build %s: %s\n", b.Name, w)
+			warned.add(w, b.Name)
 		}
 		if o.CustomOutfile != "" {
 			abs, _ := filepath.Abs(o.CustomOutfile)
@@ -123,10 +128,14 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 		}
 		mbuilds = append(mbuilds, packaging.MatrixBuild{Name: b.Name, Options: o})
 	}
+	warned.print(opts.Streams, len(builds))
 
-	env := packaging.BuildEnv{ToolVersion: version}
-	if opts.Streams.ErrIsTerminal {
-		env.Progress = errOut
+	prog := opts.Streams.progress()
+	s := opts.Streams.above(prog)
+	env := packaging.BuildEnv{ToolVersion: versionString(), Warnf: s.Warnf}
+	if prog != nil {
+		env.Progress = prog
+		defer prog.Stop()
 	}
 	verbose := false
 	for _, b := range mbuilds {
@@ -137,17 +146,23 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 		env.Logf = func(format string, args ...any) {
 			mu.Lock()
 			defer mu.Unlock()
-			fmt.Fprintf(errOut, format+"\n", args...)
+			fmt.Fprintf(s.ErrOut, format+"\n", args...)
 		}
 	}
 	fmt.Fprintf(msg, "Generating %d fleetd agent(s)...\n", len(mbuilds))
-	prog := newMatrixProgress(errOut, opts.Streams.ErrIsTerminal, len(mbuilds))
+	mp := newMatrixProgress(prog, len(mbuilds))
 	outs := packaging.BuildMatrix(cmd.Context(), mbuilds, env, packaging.MatrixOptions{
 		Parallel: r.Parallel,
 		Key:      fetchKeyFromFlags,
-		Event:    prog.event,
+		Event:    mp.event,
 	})
-	prog.finish()
+	if prog != nil {
+		prog.Stop()
+	}
+	if err := cmd.Context().Err(); err != nil {
+		// Builds cut short by Ctrl-C did not fail: the run was stopped.
+		return errInterrupted
+	}
 	writeSummary(msg, outs)
 	buildErr := packaging.MatrixErr(outs)
 	for _, o := range outs {
@@ -243,7 +258,7 @@ func fetchKeyFromFlags(o *packaging.Options) string {
 // table, without the Secret ones (only their names) and without --cache-dir
 // and --verbose, which do not change the output.
 func buildManifest(outs []packaging.MatrixOutcome, builds []resolvedBuild, base string) (*packaging.Manifest, error) {
-	m := &packaging.Manifest{Tool: "pkgctl " + version, SourceDateEpoch: packaging.SourceDateEpoch(), Outputs: []packaging.ManifestOutput{}}
+	m := &packaging.Manifest{Tool: "pkgctl " + versionString(), SourceDateEpoch: packaging.SourceDateEpoch(), Outputs: []packaging.ManifestOutput{}}
 	for i, o := range outs {
 		if o.Err != nil {
 			continue
@@ -317,55 +332,68 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// matrixProgress shows per-build progress: a status line redrawn in place on
-// a terminal, plain lines otherwise (CI logs).
+// warningSet gathers the warnings of a matrix's builds, so that each distinct
+// warning is printed once, naming the builds it concerns.
+type warningSet struct {
+	order  []string
+	builds map[string][]string
+}
+
+func newWarningSet() *warningSet { return &warningSet{builds: map[string][]string{}} }
+
+func (ws *warningSet) add(w, build string) {
+	if _, ok := ws.builds[w]; !ok {
+		ws.order = append(ws.order, w)
+	}
+	ws.builds[w] = append(ws.builds[w], build)
+}
+
+func (ws *warningSet) print(s Streams, total int) {
+	for _, w := range ws.order {
+		names := ws.builds[w]
+		switch {
+		case total == 1:
+			s.Warnf("%s", w)
+		case len(names) == total:
+			s.Warnf("%s (every build)", w)
+		default:
+			s.Warnf("%s (build %s)", w, strings.Join(names, ", "))
+		}
+	}
+}
+
+// matrixProgress shows one line per build: a spinner on a terminal, plain
+// lines otherwise (CI logs). A nil Progress (--quiet) shows nothing.
 type matrixProgress struct {
-	mu      sync.Mutex
-	w       io.Writer
-	tty     bool
-	total   int
-	done    int
-	running map[string]time.Time
+	p     *progress.Progress
+	mu    sync.Mutex
+	total int
+	done  int
+	steps map[int]*progress.Step
 }
 
-func newMatrixProgress(w io.Writer, tty bool, total int) *matrixProgress {
-	return &matrixProgress{w: w, tty: tty, total: total, running: map[string]time.Time{}}
+func newMatrixProgress(p *progress.Progress, total int) *matrixProgress {
+	return &matrixProgress{p: p, total: total, steps: map[int]*progress.Step{}}
 }
 
-func (p *matrixProgress) event(i int, b packaging.MatrixBuild, done bool, out *packaging.MatrixOutcome) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
+func (m *matrixProgress) event(i int, b packaging.MatrixBuild, done bool, out *packaging.MatrixOutcome) {
+	if m.p == nil {
+		return
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if !done {
-		p.running[b.Name] = time.Now()
-		if !p.tty {
-			fmt.Fprintf(p.w, "[%d/%d] %s: building %s\n", p.done, p.total, b.Name, b.Options.Type)
-		}
-	} else {
-		delete(p.running, b.Name)
-		p.done++
-		if out.Err != nil {
-			fmt.Fprintf(p.w, "[%d/%d] %s: FAILED\n", p.done, p.total, b.Name)
-		} else {
-			fmt.Fprintf(p.w, "[%d/%d] %s: done %s (%s, %.1fs)\n", p.done, p.total, b.Name, out.Result.Path, humanSize(out.Result.Size), out.Duration.Seconds())
-		}
+		m.steps[i] = m.p.Step(b.Name, "building "+b.Options.Type)
+		return
 	}
-	if p.tty && len(p.running) > 0 {
-		names := make([]string, 0, len(p.running))
-		for n := range p.running {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		fmt.Fprintf(p.w, "building %d/%d: %s", p.done, p.total, strings.Join(names, ", "))
+	m.done++
+	step := m.steps[i]
+	if step == nil { // failed before it started (its fetch)
+		step = m.p.Step(b.Name, "fetching")
 	}
-}
-
-func (p *matrixProgress) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
+	msg := ""
+	if out.Err == nil {
+		msg = fmt.Sprintf("[%d/%d] done %s (%s, %.1fs)", m.done, m.total, out.Result.Path, humanSize(out.Result.Size), out.Duration.Seconds())
 	}
+	step.Done(out.Err, msg)
 }

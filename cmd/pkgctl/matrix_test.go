@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pkgctl/pkgctl/internal/progress"
 	"github.com/pkgctl/pkgctl/packaging"
 )
 
@@ -80,34 +82,52 @@ func TestManifestStableOrder(t *testing.T) {
 	}
 }
 
-// TestMatrixProgress: plain lines off a terminal (CI logs), a redrawn status
-// line on one.
+// TestMatrixProgress: one line per build. Off a terminal (CI logs), plain
+// lines; the bars on a terminal are tested in internal/progress.
 func TestMatrixProgress(t *testing.T) {
 	b := packaging.MatrixBuild{Name: "team-a", Options: &packaging.Options{Type: "deb"}}
+	c := packaging.MatrixBuild{Name: "team-b", Options: &packaging.Options{Type: "rpm"}}
 	ok := &packaging.MatrixOutcome{Build: b, Result: &packaging.Result{Path: "/o/a.deb", Size: 2048}, Duration: 1500 * time.Millisecond}
-	bad := &packaging.MatrixOutcome{Build: b, Err: errors.New("disk full")}
+	bad := &packaging.MatrixOutcome{Build: c, Err: errors.New("disk full")}
 
 	var plain bytes.Buffer
-	p := newMatrixProgress(&plain, false, 2)
+	prog := progress.New(progress.Options{Out: &plain, Interval: time.Hour})
+	p := newMatrixProgress(prog, 2)
 	p.event(0, b, false, nil)
 	p.event(0, b, true, ok)
-	p.event(1, b, true, bad)
-	p.finish()
-	want := "[0/2] team-a: building deb\n[1/2] team-a: done /o/a.deb (2.0 KiB, 1.5s)\n[2/2] team-a: FAILED\n"
+	p.event(1, c, true, bad)
+	prog.Stop()
+	want := "team-a: building deb\nteam-a: [1/2] done /o/a.deb (2.0 KiB, 1.5s)\nteam-b: fetching\nteam-b: FAILED\n"
 	if plain.String() != want {
 		t.Errorf("CI progress:\n%q\nwant\n%q", plain.String(), want)
 	}
+	newMatrixProgress(nil, 1).event(0, b, true, ok) // --quiet: no progress, no panic
+}
 
-	var tty bytes.Buffer
-	p = newMatrixProgress(&tty, true, 2)
-	p.event(0, b, false, nil)
-	if !strings.Contains(tty.String(), "\r\x1b[Kbuilding 0/2: team-a") {
-		t.Errorf("terminal status line: %q", tty.String())
+// TestMatrixWarningsOnce: a warning that every build of a 9-build matrix gets
+// is printed once.
+func TestMatrixWarningsOnce(t *testing.T) {
+	var errOut bytes.Buffer
+	s := Streams{ErrOut: &errOut, ui: &ui{}}
+	ws := newWarningSet()
+	for i := range 9 {
+		ws.add("--fleet-certificate ca.pem: certificate expires soon", fmt.Sprint("b", i))
+		ws.add("--update-tls-certificate u.pem: certificate expires soon", fmt.Sprint("b", i))
 	}
-	p.event(0, b, true, ok)
-	p.finish()
-	if !strings.HasSuffix(tty.String(), "\r\x1b[K") || !strings.Contains(tty.String(), "done /o/a.deb") {
-		t.Errorf("terminal progress: %q", tty.String())
+	ws.add("--local-wix-dir has no effect", "b3")
+	ws.print(s, 9)
+	s.Warnf("--update-tls-certificate u.pem: certificate expires soon (every build)") // again, at build time
+	want := "Warning: --fleet-certificate ca.pem: certificate expires soon (every build)\n" +
+		"Warning: --update-tls-certificate u.pem: certificate expires soon (every build)\n" +
+		"Warning: --local-wix-dir has no effect (build b3)\n"
+	if errOut.String() != want {
+		t.Errorf("warnings:\n%s\nwant:\n%s", errOut.String(), want)
+	}
+	errOut.Reset()
+	q := Streams{ErrOut: &errOut, ui: &ui{quiet: true}}
+	q.Warnf("anything")
+	if errOut.Len() != 0 {
+		t.Errorf("--quiet printed %q", errOut.String())
 	}
 }
 

@@ -96,6 +96,7 @@ func packageFlags(o *packaging.Options) []flagDef {
 		s("osquery-db", "FLEETCTL_OSQUERY_DB", &o.OsqueryDB, "", "Sets a custom osquery database directory, it must be an absolute path (requires orbit >= v1.22.0)"),
 		s("outfile", "", &o.CustomOutfile, "", "Output file for the generated package"),
 		b("fleet-managed-host-identity-certificate", "FLEETCTL_FLEET_MANAGED_HOST_IDENTITY_CERTIFICATE", &o.FleetManagedHostIdentityCertificate, false, "Use a TPM-backed key to sign HTTP requests to Fleet (deb, rpm, pkg.tar.zst). Fleet EE."),
+		s("cpu-quota", "FLEETCTL_CPU_QUOTA", &o.CPUQuota, packaging.DefaultCPUQuota, "CPU limit of the fleetd systemd service (CPUQuota), in percent of one CPU: 20 or 20% (deb, rpm, pkg.tar.zst)"),
 		// pkgctl's own.
 		s("cache-dir", "", &o.CacheDir, cacheDir, "Cache of verified TUF targets, re-verified on every use (\"\" disables it)"),
 		s("cloudfront-url", "", &o.CloudFrontURL, "", "Base URL of a CloudFront distribution serving the TUF repository of --update-url, restricted to signed URLs: the build fetches the agent through it, signing each request (the installer keeps --update-url)"),
@@ -150,7 +151,7 @@ func newCmdPackage(opts *PackageOptions, runF func(*PackageOptions) error) *cobr
 		}
 	}
 	addReleaseFlags(fs, &opts.Release)
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
 
@@ -211,8 +212,12 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 		return releaseRun(cmd, opts, cfg)
 	}
 	o := &opts.Options
-	o.WithDefaults()
-	warnings, err := o.Validate()
+	warnings, err := o.Prepare()
+	if err == nil {
+		var more []string
+		more, err = o.WithDefaults().Validate()
+		warnings = append(warnings, more...)
+	}
 	if err != nil {
 		var fe *packaging.FlagError
 		if errors.As(err, &fe) {
@@ -221,26 +226,30 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 		return err
 	}
 	for _, w := range warnings {
-		fmt.Fprintf(opts.Streams.ErrOut, "Warning: %s\n", w)
+		opts.Streams.Warnf("%s", w)
 	}
-	env := packaging.BuildEnv{ToolVersion: version}
-	if opts.Streams.ErrIsTerminal {
-		env.Progress = opts.Streams.ErrOut
+	prog := opts.Streams.progress()
+	s := opts.Streams.above(prog)
+	env := packaging.BuildEnv{ToolVersion: versionString(), Warnf: s.Warnf}
+	if prog != nil {
+		env.Progress = prog
+		defer prog.Stop()
 	}
 	if o.Verbose {
 		env.Logf = func(format string, args ...any) {
-			fmt.Fprintf(opts.Streams.ErrOut, format+"\n", args...)
+			fmt.Fprintf(s.ErrOut, format+"\n", args...)
 		}
 	}
-	env.Warnf = func(format string, args ...any) {
-		fmt.Fprintf(opts.Streams.ErrOut, "Warning: "+format+"\n", args...)
+	msg := s.Msg(s.Out)
+	fmt.Fprintln(msg, "Generating your fleetd agent...")
+	res, err := buildWithProgress(cmd.Context(), o, env, prog)
+	if prog != nil {
+		prog.Stop() // the last frame before the lines below
 	}
-	fmt.Fprintln(opts.Streams.Out, "Generating your fleetd agent...")
-	res, err := packaging.Build(cmd.Context(), o, env)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Streams.Out, "Success! You generated fleetd at %s\n", res.Path)
-	fmt.Fprintln(opts.Streams.Out, "Learn how: https://fleetdm.com/learn-more-about/enrolling-hosts")
+	fmt.Fprintf(msg, "Success! You generated fleetd at %s\n", res.Path)
+	fmt.Fprintln(msg, "Learn how: https://fleetdm.com/learn-more-about/enrolling-hosts")
 	return nil
 }

@@ -55,7 +55,7 @@ func NewCmdPublish(s Streams, runF func(*PublishOptions) error) *cobra.Command {
 	fs.BoolVar(&opts.Target.Replace, "replace", false, "Replace assets of the same name")
 	fs.StringVar(&opts.Target.GitHubURL, "github-url", "", "GitHub Enterprise URL (https://github.example.com/); default github.com")
 	fs.StringVar(&opts.Manifest, "manifest", "", "Manifest written by pkgctl package --manifest: upload the outputs it lists, then it")
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pkgctl/pkgctl/tufrepo"
+	"github.com/pkgctl/pkgctl/update"
 )
 
 // UpdatesOptions is `pkgctl updates …`: streams, environment, terminal and clock, then
@@ -26,6 +28,10 @@ type UpdatesOptions struct {
 	// terminal: then a missing FLEET_<ROLE>_PASSPHRASE is an error.
 	ReadPassword func() ([]byte, error)
 	Now          func() time.Time
+	// restoreTerm puts the terminal back as it was (echo on) when a prompt is
+	// left with Ctrl-C; nil when stdin is not a terminal.
+	restoreTerm func()
+	ctx         context.Context // the command's: cancelled by Ctrl-C
 
 	Path     string
 	Target   string
@@ -33,6 +39,7 @@ type UpdatesOptions struct {
 	Platform string
 	Version  string
 	Tags     []string
+	Force    bool // updates add: publish for a platform no agent fetches yet
 	Role     string
 }
 
@@ -41,7 +48,11 @@ type UpdatesOptions struct {
 func NewCmdUpdates(s Streams, runF func(sub string, o *UpdatesOptions) error) *cobra.Command {
 	opts := &UpdatesOptions{Streams: s, LookupEnv: os.LookupEnv, Now: time.Now}
 	if f, ok := s.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		opts.ReadPassword = func() ([]byte, error) { return term.ReadPassword(int(f.Fd())) }
+		fd := int(f.Fd())
+		opts.ReadPassword = func() ([]byte, error) { return term.ReadPassword(fd) }
+		if st, err := term.GetState(fd); err == nil {
+			opts.restoreTerm = func() { term.Restore(fd, st) }
+		}
 	}
 	return newCmdUpdates(opts, runF)
 }
@@ -55,9 +66,10 @@ func newCmdUpdates(opts *UpdatesOptions, runF func(sub string, o *UpdatesOptions
 			"FLEET_TARGETS_PASSPHRASE, FLEET_SNAPSHOT_PASSPHRASE and FLEET_TIMESTAMP_PASSPHRASE, or a terminal prompt.",
 		Args: cobra.NoArgs,
 	}
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	run := func(sub string, f func(*UpdatesOptions) error) func(*cobra.Command, []string) error {
 		return func(c *cobra.Command, args []string) error {
+			opts.ctx = c.Context()
 			if runF != nil {
 				return runF(sub, opts)
 			}
@@ -69,7 +81,7 @@ func newCmdUpdates(opts *UpdatesOptions, runF func(sub string, o *UpdatesOptions
 		c := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs, RunE: run(name, f)}
 		c.Flags().SortFlags = false
 		c.Flags().StringVar(&opts.Path, "path", ".", "Path to local repository")
-		c.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+		c.SetFlagErrorFunc(flagError)
 		cmd.AddCommand(c)
 		return c
 	}
@@ -82,6 +94,7 @@ func newCmdUpdates(opts *UpdatesOptions, runF func(sub string, o *UpdatesOptions
 	fs.StringVar(&opts.Platform, "platform", "", "Platform name of target (required)")
 	fs.StringVar(&opts.Version, "version", "", "Version of target (required)")
 	fs.StringSliceVarP(&opts.Tags, "tag", "t", nil, "Tags to apply to the target (multiple may be specified)")
+	fs.BoolVar(&opts.Force, "force", false, "Accept a --platform that no fleetd agent fetches today (a new platform)")
 	add.PreRunE = func(*cobra.Command, []string) error { return opts.checkAdd() }
 	sub("timestamp", "Sign a new timestamp manifest", updatesTimestampRun)
 	rotate := sub("rotate <role>", "Rotate signing keys", updatesRotateRun)
@@ -108,6 +121,13 @@ func (o *UpdatesOptions) checkAdd() error {
 		if f.v == "" {
 			return &usageError{fmt.Errorf("--%s is required", f.name)}
 		}
+	}
+	if !o.Force && !slices.Contains(update.Platforms, o.Platform) {
+		msg := fmt.Sprintf("--platform %q is not a platform fleetd agents fetch updates for", o.Platform)
+		if s := suggest(o.Platform, update.Platforms); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		return &usageError{fmt.Errorf("%s; known platforms: %s; pass --force to publish for a new one", msg, strings.Join(update.Platforms, ", "))}
 	}
 	for _, tag := range o.Tags {
 		// -target=x (fleetctl's single-dash style) parses as -t "arget=x": refuse it.
@@ -160,7 +180,7 @@ func (o *UpdatesOptions) passphrase(role string, create, retry bool) ([]byte, er
 	}
 	for range 3 {
 		fmt.Fprintf(w, "Enter %s key passphrase: ", role)
-		pass, err := o.ReadPassword()
+		pass, err := o.readPassword()
 		fmt.Fprintln(w)
 		if err != nil {
 			return nil, fmt.Errorf("read %s key passphrase: %w", role, err)
@@ -172,7 +192,7 @@ func (o *UpdatesOptions) passphrase(role string, create, retry bool) ([]byte, er
 			return pass, nil
 		}
 		fmt.Fprintf(w, "Repeat %s key passphrase: ", role)
-		again, err := o.ReadPassword()
+		again, err := o.readPassword()
 		fmt.Fprintln(w)
 		if err != nil {
 			return nil, fmt.Errorf("read %s key passphrase: %w", role, err)
@@ -185,6 +205,34 @@ func (o *UpdatesOptions) passphrase(role string, create, retry bool) ([]byte, er
 	return nil, fmt.Errorf("the %s key passphrases entered did not match", role)
 }
 
+// readPassword is ReadPassword that Ctrl-C leaves: the read goes on in the
+// background (a terminal read cannot be cancelled), the terminal gets its echo
+// back, and the command returns errInterrupted.
+func (o *UpdatesOptions) readPassword() ([]byte, error) {
+	ctx := o.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	type result struct {
+		pass []byte
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		p, err := o.ReadPassword()
+		ch <- result{p, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.pass, r.err
+	case <-ctx.Done():
+		if o.restoreTerm != nil {
+			o.restoreTerm()
+		}
+		return nil, errInterrupted
+	}
+}
+
 func updatesInitRun(o *UpdatesOptions) error {
 	r, err := tufrepo.Init(o.Path, o.repoOptions())
 	if err != nil {
@@ -193,7 +241,7 @@ func updatesInitRun(o *UpdatesOptions) error {
 	for _, role := range tufrepo.Roles {
 		fmt.Fprintf(o.Streams.Out, "Generated %s key with ID: %s\n", role, strings.Join(r.KeyIDs(role), ", "))
 	}
-	fmt.Fprintf(o.Streams.ErrOut, "Initialized the repository: serve %s; keep %s offline (at least root.json).\n",
+	fmt.Fprintf(o.Streams.Msg(o.Streams.ErrOut), "Initialized the repository: serve %s; keep %s offline (at least root.json).\n",
 		filepath.Join(o.Path, "repository"), filepath.Join(o.Path, "keys"))
 	return nil
 }
@@ -235,7 +283,7 @@ func updatesTimestampRun(o *UpdatesOptions) error {
 	// The other roles expire in years, but say so well before they do.
 	for _, role := range []string{"root", "targets", "snapshot"} {
 		if left := exp[role].Sub(o.Now()); left < 90*24*time.Hour {
-			fmt.Fprintf(o.Streams.ErrOut, "Warning: %s.json expires %s: run `pkgctl updates add` (targets, snapshot) or `pkgctl updates rotate %s` before then\n",
+			o.Streams.Warnf("%s.json expires %s: run `pkgctl updates add` (targets, snapshot) or `pkgctl updates rotate %s` before then",
 				role, exp[role].Format(time.RFC3339), role)
 		}
 	}
@@ -253,7 +301,7 @@ func updatesRotateRun(o *UpdatesOptions) error {
 	}
 	fmt.Fprintf(o.Streams.Out, "Generated %s key with ID: %s\n", o.Role, id)
 	if o.Role == "root" {
-		fmt.Fprintln(o.Streams.ErrOut, "Root rotated: agents that trust the old root follow the new one; "+
+		fmt.Fprintln(o.Streams.Msg(o.Streams.ErrOut), "Root rotated: agents that trust the old root follow the new one; "+
 			"pass the new `pkgctl updates roots` to --update-roots for new installers.")
 	}
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -130,6 +131,15 @@ func Test_NewCmdUpdates(t *testing.T) {
 		{args: []string{"rotate"}, wantErr: "role must be provided"},
 		{args: []string{"rotate", "admin"}, wantErr: `role must be one of root, targets, snapshot, timestamp, not "admin"`},
 		{args: []string{"init", "--passphrase", "x"}, wantErr: "unknown flag: --passphrase"},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linx", "--version", "1"},
+			wantErr: `--platform "linx" is not a platform fleetd agents fetch updates for (did you mean linux?); known platforms: linux, linux-arm64, macos, macos-app, windows, windows-arm64; pass --force`},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "freebsd", "--version", "1", "--force"},
+			wantSub: "add", check: func(t *testing.T, o *UpdatesOptions) {
+				if o.Platform != "freebsd" || !o.Force {
+					t.Errorf("%+v", o)
+				}
+			}},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platfrom", "linux", "--version", "1"}, wantErr: "unknown flag: --platfrom (did you mean --platform?)"},
 		{args: []string{"timestamp", "extra"}, wantErr: `unknown command "extra"`},
 	}
 	for _, tt := range tests {
@@ -168,6 +178,43 @@ func Test_NewCmdUpdates(t *testing.T) {
 				tt.check(t, got)
 			}
 		})
+	}
+}
+
+// TestPassphrasePromptLeftWithCtrlC: Ctrl-C at a passphrase prompt returns at
+// once with errInterrupted and gives the terminal its echo back, although the
+// terminal read itself cannot be cancelled.
+func TestPassphrasePromptLeftWithCtrlC(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	blocked := make(chan struct{})
+	reading := make(chan struct{})
+	restored := false
+	var errOut bytes.Buffer
+	o := &UpdatesOptions{
+		Streams:   Streams{ErrOut: &errOut},
+		LookupEnv: func(string) (string, bool) { return "", false },
+		ReadPassword: func() ([]byte, error) {
+			close(reading)
+			<-blocked // the user types nothing
+			return nil, errors.New("unreachable")
+		},
+		restoreTerm: func() { restored = true },
+		ctx:         ctx,
+	}
+	defer close(blocked)
+	go func() {
+		<-reading
+		cancel() // Ctrl-C
+	}()
+	_, err := o.passphrase("root", false, false)
+	if !errors.Is(err, errInterrupted) {
+		t.Fatalf("err %v, want errInterrupted", err)
+	}
+	if !restored {
+		t.Error("the terminal was not restored")
+	}
+	if exitCode(err) != 130 {
+		t.Errorf("exit code %d, want 130", exitCode(err))
 	}
 }
 

@@ -14,6 +14,23 @@ var (
 	commit  = ""
 )
 
+// versionString is pkgctl's version: the one linked in by `make build`, else
+// the module version Go recorded (`go install …@v1.2.3` or `@latest`), else "dev".
+func versionString() string {
+	info, _ := debug.ReadBuildInfo()
+	return resolveVersion(version, info)
+}
+
+func resolveVersion(linked string, info *debug.BuildInfo) string {
+	if linked != "" && linked != "dev" {
+		return linked
+	}
+	if info != nil && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}
+
 // buildCommit is the VCS revision: the linked-in one, else what Go recorded.
 func buildCommit() string {
 	if commit != "" {
@@ -36,7 +53,7 @@ func NewCmdVersion(s Streams) *cobra.Command {
 		Short: "Print the version of pkgctl",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintf(s.Out, "pkgctl version %s\ncommit: %s\ngo: %s %s/%s\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			_, err := fmt.Fprintf(s.Out, "pkgctl version %s\ncommit: %s\ngo: %s %s/%s\n", versionString(), buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return err
 		},
 	}

@@ -3,6 +3,7 @@
 package linux
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -166,8 +167,22 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	if err != nil {
 		return err
 	}
-	if err := np.Package(info, w); err != nil {
+	if p.Type != packaging.TypeDeb {
+		if err := np.Package(info, w); err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
+		return nil
+	}
+	// nfpm holds the whole deb in memory anyway; the gzip members get
+	// complete Huffman codes before it is written out.
+	var deb bytes.Buffer
+	if err := np.Package(info, &deb); err != nil {
 		return fmt.Errorf("build %s package: %w", p.Type, err)
 	}
-	return nil
+	fixed, err := strictDeb(deb.Bytes())
+	if err != nil {
+		return fmt.Errorf("build %s package: %w", p.Type, err)
+	}
+	_, err = w.Write(fixed)
+	return err
 }

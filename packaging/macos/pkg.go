@@ -6,6 +6,7 @@ package macos
 
 import (
 	"github.com/pkgctl/pkgctl/internal/iox"
+	"github.com/pkgctl/pkgctl/internal/strictflate"
 
 	"bufio"
 	"bytes"
@@ -20,7 +21,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/flate"
 
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/packaging/macos/bom"
@@ -212,12 +213,8 @@ func writeCPIOGzip(ctx context.Context, path string, entries []payloadEntry, mti
 	digest := sha1.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, digest), 1<<20)
 	counted := &iox.CountingWriter{W: bw}
-	gz, err := gzip.NewWriterLevel(counted, gzip.DefaultCompression)
-	if err != nil {
-		return nil, sum, err
-	}
-	// klauspost's gzip writes a non-zero MTIME for a zero ModTime: set it.
-	gz.ModTime = mtime
+	// Complete Huffman codes only, as in every deflate stream we write.
+	gz := strictflate.NewGzipWriter(counted, flate.DefaultCompression, mtime)
 	cw := cpio.NewWriter(gz)
 	buf := make([]byte, 256<<10)
 	for _, e := range entries {

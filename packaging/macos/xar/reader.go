@@ -46,9 +46,10 @@ type Reader struct {
 	// when absent.
 	Signature, XSignature *Signature
 
-	ra       io.ReaderAt
-	heapBase int64
-	size     int64
+	ra        io.ReaderAt
+	heapBase  int64
+	tocOffset int64
+	size      int64
 }
 
 // Entry is one member as the TOC describes it.
@@ -160,7 +161,7 @@ func OpenLenient(r io.ReaderAt, size int64) (*Reader, error) {
 	if zlen > maxTOC || ulen > maxTOC || int64(zlen) > size-hsize {
 		return nil, fmt.Errorf("xar: TOC of %d bytes (%d compressed) is too large or truncated", ulen, zlen)
 	}
-	x := &Reader{ra: r, size: size, heapBase: hsize + int64(zlen)}
+	x := &Reader{ra: r, size: size, tocOffset: hsize, heapBase: hsize + int64(zlen)}
 	var newHash func() hash.Hash
 	switch alg := binary.BigEndian.Uint32(hdr[24:]); alg {
 	case 0: // none: older xar tools write archives without a TOC checksum
@@ -308,6 +309,17 @@ func (x *Reader) File(p string) *Entry {
 		}
 	}
 	return nil
+}
+
+// Stored returns e's data as the archive stores it (compressed when
+// e.Encoding says so), unchecked.
+func (x *Reader) Stored(e *Entry) io.Reader {
+	return io.NewSectionReader(x.ra, x.heapBase+e.Offset, e.Length)
+}
+
+// StoredTOC returns the TOC as the archive stores it: zlib-compressed.
+func (x *Reader) StoredTOC() io.Reader {
+	return io.NewSectionReader(x.ra, x.tocOffset, x.heapBase-x.tocOffset)
 }
 
 // Open returns e's extracted data. Reading it to the end checks both

@@ -25,7 +25,6 @@ package xar
 
 import (
 	"bytes"
-	"compress/zlib"
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
@@ -39,6 +38,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pkgctl/pkgctl/internal/strictflate"
 )
 
 // File is one member of an archive being written.
@@ -133,10 +134,7 @@ func Write(w io.Writer, files []File, opt Options) error {
 	}
 	toc := tocXML(root, opt)
 	var ztoc bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&ztoc, zlib.BestCompression)
-	if err != nil {
-		return err
-	}
+	zw := strictflate.NewZlibWriter(&ztoc, 9)
 	zw.Write(toc)
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("xar: compress TOC: %w", err)
@@ -273,10 +271,7 @@ func stream(n *node, plain, stored io.Writer) error {
 		}
 		return nil
 	}
-	zw, err := zlib.NewWriterLevel(stored, zlib.BestCompression)
-	if err != nil {
-		return err
-	}
+	zw := strictflate.NewZlibWriter(stored, 9)
 	if _, err := io.Copy(io.MultiWriter(plain, zw), rc); err != nil {
 		return fmt.Errorf("xar: read %s: %w", n.Name, err)
 	}

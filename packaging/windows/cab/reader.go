@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/pkgctl/pkgctl/internal/flatecheck"
 )
 
 // FileInfo is one file of a cabinet.
@@ -34,10 +36,13 @@ type Cabinet struct {
 	// Trailing is the number of bytes after the cabinet (a signature, or
 	// padding); they are not read.
 	Trailing int64
-	r        io.ReaderAt
-	size     int64
-	folders  []folder
-	resData  int
+	// Strict makes Walk also refuse MSZIP blocks with Huffman codes that
+	// strict decoders (libmspack, Windows) refuse (see flatecheck).
+	Strict  bool
+	r       io.ReaderAt
+	size    int64
+	folders []folder
+	resData int
 }
 
 // Open parses the cabinet header and file list.
@@ -170,6 +175,11 @@ func (fr *folderReader) next() error {
 	case compMSZIP:
 		if len(data) < 2 || data[0] != 'C' || data[1] != 'K' {
 			return fmt.Errorf("cab: block %d: no MSZIP CK signature", fr.index)
+		}
+		if fr.c.Strict {
+			if err := flatecheck.CheckMSZIP(data); err != nil {
+				return fmt.Errorf("cab: block %d: %w", fr.index, err)
+			}
 		}
 		if fr.zr == nil {
 			fr.zr = flate.NewReaderDict(bytes.NewReader(data[2:]), fr.dict)

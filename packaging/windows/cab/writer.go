@@ -3,7 +3,10 @@
 //
 // The writer puts all files in one folder, cut into 32 KiB uncompressed
 // blocks; each block is "CK" plus a complete raw deflate stream whose preset
-// dictionary is the previous block's uncompressed data. Blocks are compressed
+// dictionary is the previous block's uncompressed data, with complete Huffman
+// codes only: libmspack (cabextract) and Windows' inflate refuse the one-bit
+// single distance code that klauspost/compress writes for some blocks, so
+// internal/strictflate re-encodes those. Blocks are compressed
 // in parallel (each needs only its predecessor's plain data) and written to a
 // temporary file, because the header's sizes are known only at the end; the
 // cabinet is then read back from Open or copied by WriteTo. Memory stays flat
@@ -32,7 +35,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/klauspost/compress/flate"
+	"github.com/pkgctl/pkgctl/internal/strictflate"
 )
 
 // File attributes ([MS-CAB] CFFILE.attribs).
@@ -97,7 +100,6 @@ type Writer struct {
 	sem    chan struct{}
 	wg     sync.WaitGroup
 	werr   error     // set by the ordering goroutine
-	pool   sync.Pool // *flate.Writer
 	bufs   sync.Pool // block data, cap blockSize
 	outs   sync.Pool // *bytes.Buffer
 	head   []byte
@@ -166,29 +168,28 @@ func (w *Writer) writeBlock(j *job) error {
 func (w *Writer) compress(j *job) {
 	defer func() { <-w.sem; close(j.done) }()
 	j.out.Grow(len(j.data) + len(j.data)/16 + 64)
-	j.out.WriteString("CK")
-	fw, _ := w.pool.Get().(*flate.Writer)
-	if fw == nil {
-		var err error
-		if fw, err = flate.NewWriterDict(j.out, w.opts.Level, j.dict); err != nil {
-			j.err = err
-			return
-		}
-	} else {
-		fw.ResetDict(j.out, j.dict)
-	}
-	if _, err := fw.Write(j.data); err != nil {
+	b, err := compressBlock(j.out.AvailableBuffer(), j.data, j.dict, w.opts.Level)
+	if err != nil {
 		j.err = err
 		return
 	}
-	if err := fw.Close(); err != nil {
-		j.err = err
-		return
+	j.out.Write(b)
+}
+
+// compressBlock appends one MSZIP block: "CK" and a complete deflate stream
+// of data with dict, the previous block, as preset dictionary, with complete
+// Huffman codes only (libmspack and Windows refuse others). It is safe for
+// concurrent use; the same arguments give the same bytes.
+func compressBlock(dst, data, dict []byte, level int) ([]byte, error) {
+	start := len(dst)
+	dst, err := strictflate.Chunk(append(dst, "CK"...), data, dict, level, true)
+	if err != nil {
+		return dst, fmt.Errorf("cab: compress block: %w", err)
 	}
-	w.pool.Put(fw)
-	if j.out.Len() > 0xFFFF {
-		j.err = fmt.Errorf("cab: block compressed to %d bytes", j.out.Len())
+	if n := len(dst) - start; n > 0xFFFF {
+		return dst, fmt.Errorf("cab: block compressed to %d bytes", n)
 	}
+	return dst, nil
 }
 
 // flushBlock queues the current block for compression.

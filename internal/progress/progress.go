@@ -1,0 +1,312 @@
+// Package progress shows what pkgctl is doing. On a terminal it draws one
+// redrawing line per download or build with github.com/vbauerster/mpb/v8
+// (size, %, rate and ETA for downloads); elsewhere (CI logs) it prints a plain
+// line when an item starts, one every Interval while items run, and one when
+// each ends.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/pkgctl/pkgctl/update"
+)
+
+// DefaultInterval is how often the plain output reports running items.
+const DefaultInterval = 5 * time.Second
+
+// Options configure a Progress.
+type Options struct {
+	Out      io.Writer
+	Terminal bool // draw bars; else plain lines
+	// Width is the width of a bar line; 0 means the terminal's.
+	Width int
+	// Interval between the plain reports of running items; 0 means DefaultInterval.
+	Interval time.Duration
+	// Now is the clock of the plain output; nil means time.Now.
+	Now func() time.Time
+	// Console replaces the terminal writer (tests inject a fake terminal).
+	Console mpb.ConsoleWriter
+	// Refresh, when not nil, redraws the bars on each receive instead of on a
+	// timer (tests).
+	Refresh <-chan any
+}
+
+// Progress tracks downloads (it is an update.Progress) and build steps. Its
+// methods may be called from several goroutines. Call Stop when done.
+type Progress struct {
+	o    Options
+	bars *mpb.Progress // nil for plain output
+
+	mu      sync.Mutex
+	active  map[*item]bool
+	stopped bool
+	ticker  *time.Ticker
+	quit    chan struct{}
+}
+
+// item is one download or step.
+type item struct {
+	p       *Progress
+	name    string
+	total   int64 // bytes; 0 for a step
+	n       int64
+	start   time.Time
+	bar     *mpb.Bar
+	done    bool
+	verb    string // plain output: "downloading" or "building"
+	doneMsg string
+}
+
+// New starts a Progress writing to o.Out.
+func New(o Options) *Progress {
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	p := &Progress{o: o, active: map[*item]bool{}, quit: make(chan struct{})}
+	if o.Terminal {
+		opts := []mpb.ContainerOption{mpb.WithOutput(o.Out), mpb.WithAutoRefresh()}
+		if o.Console != nil {
+			opts = append(opts, mpb.WithConsoleWriter(o.Console))
+		}
+		if o.Width > 0 {
+			opts = append(opts, mpb.WithWidth(o.Width))
+		}
+		if o.Refresh != nil {
+			opts = append(opts, mpb.WithManualRefresh(o.Refresh))
+		}
+		p.bars = mpb.New(opts...)
+	}
+	return p
+}
+
+// Writer prints lines above the bars on a terminal (writing to Out directly
+// would be overdrawn), and to Out otherwise.
+func (p *Progress) Writer() io.Writer {
+	if p.bars != nil {
+		return p.bars
+	}
+	return &lockedWriter{p: p}
+}
+
+type lockedWriter struct{ p *Progress }
+
+func (w *lockedWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	return w.p.o.Out.Write(b)
+}
+
+// Cached reports a target taken from the cache (update.Progress).
+func (p *Progress) Cached(name string, size int64) {
+	if p.bars == nil {
+		p.printf("using cached %s (%s)\n", name, Size(size))
+	}
+}
+
+// Download starts a download bar (update.Progress).
+func (p *Progress) Download(name string, total int64) update.Task {
+	it := &item{p: p, name: name, total: total, start: p.o.Now(), verb: "downloading"}
+	if p.bars != nil {
+		it.bar = p.bars.New(total,
+			mpb.BarStyle(),
+			mpb.PrependDecorators(
+				decor.Name(name, decor.WC{C: decor.DindentRight | decor.DextraSpace}),
+				decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncWidth),
+			),
+			mpb.AppendDecorators(
+				decor.OnAbort(decor.OnComplete(decor.Percentage(decor.WC{W: 5}), " done"), " failed"),
+				decor.OnAbortOrOnComplete(decor.AverageSpeed(decor.SizeB1024(0), " % .1f", decor.WCSyncSpace), ""),
+				decor.OnAbortOrOnComplete(decor.Name(" ETA "), ""),
+				decor.OnAbortOrOnComplete(decor.AverageETA(decor.ET_STYLE_GO), ""),
+			),
+		)
+	} else {
+		p.printf("downloading %s (%s)\n", name, Size(total))
+	}
+	p.add(it)
+	return it
+}
+
+// Step starts the line of a long step, such as one build of a matrix: a
+// spinner and the time it has taken. name is shown; what says what it does.
+func (p *Progress) Step(name, what string) *Step {
+	it := &item{p: p, name: name, start: p.o.Now(), verb: what}
+	if p.bars != nil {
+		it.bar = p.bars.New(0,
+			mpb.SpinnerStyle().PositionLeft(),
+			mpb.BarWidth(1),
+			mpb.PrependDecorators(decor.Name(name, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
+			mpb.AppendDecorators(
+				decor.OnAbort(decor.OnComplete(decor.Name(what), "done"), "FAILED"),
+				decor.Name(" "),
+				decor.Elapsed(decor.ET_STYLE_GO),
+			),
+		)
+	} else {
+		p.printf("%s: %s\n", name, what)
+	}
+	p.add(it)
+	return &Step{it}
+}
+
+// Step is a long step in progress.
+type Step struct{ it *item }
+
+// Done ends the step; msg (plain output) says what came of it.
+func (s *Step) Done(err error, msg string) {
+	s.it.doneMsg = msg
+	s.it.Done(err)
+}
+
+func (p *Progress) add(it *item) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.active[it] = true
+	if p.bars == nil && p.ticker == nil && !p.stopped {
+		p.ticker = time.NewTicker(p.o.Interval)
+		go p.tick(p.ticker.C)
+	}
+}
+
+func (p *Progress) tick(c <-chan time.Time) {
+	for {
+		select {
+		case <-c:
+			p.report()
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+// report prints one plain line per running item.
+func (p *Progress) report() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	items := make([]*item, 0, len(p.active))
+	for it := range p.active {
+		items = append(items, it)
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].name < items[j].name })
+	now := p.o.Now()
+	for _, it := range items {
+		el := now.Sub(it.start).Round(time.Second)
+		if it.total <= 0 {
+			fmt.Fprintf(p.o.Out, "%s: %s (%s)\n", it.name, it.verb, el)
+			continue
+		}
+		line := fmt.Sprintf("%s %s: %d%% (%s / %s", it.verb, it.name, it.n*100/it.total, Size(it.n), Size(it.total))
+		if secs := now.Sub(it.start).Seconds(); secs > 0 && it.n > 0 {
+			rate := float64(it.n) / secs
+			eta := time.Duration(float64(it.total-it.n) / rate * float64(time.Second)).Round(time.Second)
+			line += fmt.Sprintf(", %s/s, ETA %s", Size(int64(rate)), eta)
+		}
+		fmt.Fprintln(p.o.Out, line+")")
+	}
+}
+
+// Add counts n more bytes of a download (update.Task).
+func (it *item) Add(n int64) {
+	if it.bar != nil {
+		it.bar.IncrInt64(n)
+		return
+	}
+	it.p.mu.Lock()
+	it.n += n
+	it.p.mu.Unlock()
+}
+
+// Done ends a download or step (update.Task).
+func (it *item) Done(err error) {
+	p := it.p
+	p.mu.Lock()
+	if it.done {
+		p.mu.Unlock()
+		return
+	}
+	it.done = true
+	delete(p.active, it)
+	p.mu.Unlock()
+	if it.bar != nil {
+		if err != nil {
+			it.bar.Abort(false)
+		} else {
+			it.bar.SetTotal(-1, true)
+		}
+		return
+	}
+	el := p.o.Now().Sub(it.start).Round(100 * time.Millisecond)
+	switch {
+	case err != nil && it.total > 0:
+		p.printf("download of %s failed\n", it.name)
+	case err != nil:
+		p.printf("%s: FAILED\n", it.name)
+	case it.doneMsg != "":
+		p.printf("%s: %s\n", it.name, it.doneMsg)
+	case it.total > 0:
+		p.printf("downloaded %s (%s in %s)\n", it.name, Size(it.n), el)
+	default:
+		p.printf("%s: done (%s)\n", it.name, el)
+	}
+}
+
+func (p *Progress) printf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.o.Out, format, args...)
+}
+
+// Stop ends every item still running (as failed: the run was cut short),
+// draws the bars a last time and stops reporting.
+func (p *Progress) Stop() {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return
+	}
+	p.stopped = true
+	var left []*item
+	for it := range p.active {
+		left = append(left, it)
+	}
+	if p.ticker != nil {
+		p.ticker.Stop()
+		close(p.quit)
+	}
+	p.mu.Unlock()
+	for _, it := range left {
+		if it.bar != nil {
+			it.bar.Abort(false)
+		}
+		it.p.mu.Lock()
+		it.done = true
+		delete(p.active, it)
+		it.p.mu.Unlock()
+	}
+	if p.bars != nil {
+		p.bars.Wait()
+	}
+}
+
+// Size formats a byte count: "512 B", "1.5 KiB", "12.3 MiB".
+func Size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,139 @@
+package progress
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeTerm is an injected terminal: mpb writes a frame, then Flush shows it.
+type fakeTerm struct {
+	mu      sync.Mutex
+	pending bytes.Buffer
+	frames  []string
+	flushed chan struct{}
+}
+
+func newFakeTerm() *fakeTerm { return &fakeTerm{flushed: make(chan struct{}, 100)} }
+
+func (f *fakeTerm) Write(b []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pending.Write(b)
+}
+
+func (f *fakeTerm) ReadFrom(r io.Reader) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pending.ReadFrom(r)
+}
+
+func (f *fakeTerm) IsTerminal() bool               { return true }
+func (f *fakeTerm) GetTermSize() (int, int, error) { return 100, 40, nil }
+
+func (f *fakeTerm) Flush(lines int) error {
+	f.mu.Lock()
+	f.frames = append(f.frames, f.pending.String())
+	f.pending.Reset()
+	f.mu.Unlock()
+	f.flushed <- struct{}{}
+	return nil
+}
+
+func (f *fakeTerm) last() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.frames) == 0 {
+		return ""
+	}
+	return f.frames[len(f.frames)-1]
+}
+
+// redraw asks for one frame and waits until it is shown.
+func redraw(t *testing.T, refresh chan any, term *fakeTerm) string {
+	t.Helper()
+	refresh <- struct{}{}
+	select {
+	case <-term.flushed:
+	case <-time.After(30 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("no frame drawn")
+	}
+	return term.last()
+}
+
+// TestTerminalBars draws downloads and builds on an injected terminal: one line
+// per item, with size, percentage and rate for downloads.
+func TestTerminalBars(t *testing.T) {
+	term := newFakeTerm()
+	refresh := make(chan any)
+	p := New(Options{Terminal: true, Console: term, Width: 100, Refresh: refresh})
+
+	d := p.Download("orbit/linux/stable/orbit", 4<<20)
+	d.Add(1 << 20)
+	frame := redraw(t, refresh, term)
+	lines := strings.Split(strings.TrimRight(frame, "\n"), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("one download, %d lines:\n%s", len(lines), frame)
+	}
+	for _, want := range []string{"orbit/linux/stable/orbit", "1.0 MiB / 4.0 MiB", "25 %", "ETA"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("download line lacks %q: %q", want, lines[0])
+		}
+	}
+	if strings.ContainsAny(frame, "\r") {
+		t.Errorf("frame carries hand-made carriage returns: %q", frame)
+	}
+
+	a := p.Step("team-a-deb", "building deb")
+	b := p.Step("team-b-msi", "building msi")
+	frame = redraw(t, refresh, term)
+	if n := strings.Count(strings.TrimRight(frame, "\n"), "\n") + 1; n != 3 {
+		t.Errorf("three items, %d lines:\n%s", n, frame)
+	}
+	if !strings.Contains(frame, "team-a-deb") || !strings.Contains(frame, "building msi") {
+		t.Errorf("build lines missing:\n%s", frame)
+	}
+
+	d.Add(3 << 20)
+	d.Done(nil)
+	a.Done(nil, "")
+	b.Done(errors.New("disk full"), "")
+	p.Stop()
+	final := term.last()
+	if !strings.Contains(final, "done") || !strings.Contains(final, "FAILED") {
+		t.Errorf("final frame:\n%s", final)
+	}
+}
+
+// TestPlainLines: no terminal means plain lines: start, a report per interval
+// (here: per report call), end. No escape sequences.
+func TestPlainLines(t *testing.T) {
+	var out bytes.Buffer
+	now := time.Unix(1000, 0)
+	p := New(Options{Out: &out, Now: func() time.Time { return now }, Interval: time.Hour})
+	d := p.Download("orbit/linux/stable/orbit", 4<<20)
+	s := p.Step("team-a", "building deb")
+	d.Add(1 << 20)
+	now = now.Add(2 * time.Second)
+	p.report()
+	d.Add(3 << 20)
+	d.Done(nil)
+	s.Done(nil, "done /o/a.deb")
+	p.Stop()
+	want := "downloading orbit/linux/stable/orbit (4.0 MiB)\n" +
+		"team-a: building deb\n" +
+		"downloading orbit/linux/stable/orbit: 25% (1.0 MiB / 4.0 MiB, 512.0 KiB/s, ETA 6s)\n" +
+		"team-a: building deb (2s)\n" +
+		"downloaded orbit/linux/stable/orbit (4.0 MiB in 2s)\n" +
+		"team-a: done /o/a.deb\n"
+	if out.String() != want {
+		t.Errorf("plain output:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if strings.Contains(out.String(), "\x1b") || strings.Contains(out.String(), "\r") {
+		t.Errorf("escape sequences in plain output: %q", out.String())
+	}
+}

@@ -1,0 +1,89 @@
+// Package strictflate writes deflate, gzip and zlib streams whose every
+// dynamic block has complete Huffman codes, as strict decoders (libmspack,
+// Windows' inflate) require. klauspost/compress/flate compresses (it has no
+// option against its one-bit single distance code); flatecheck.Fix then
+// re-encodes the few blocks whose codes are not complete, which changes only
+// their headers.
+//
+// Streams are cut into chunks of ChunkSize input bytes, each compressed by
+// Chunk with the 32 KiB before it as preset dictionary and ended by a sync
+// flush, so chunks can be compressed in any order or in parallel and give
+// the same bytes.
+package strictflate
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/flate"
+
+	"github.com/pkgctl/pkgctl/internal/flatecheck"
+)
+
+// ChunkSize is the input size of each chunk of the gzip and zlib writers.
+const ChunkSize = 1 << 20
+
+// WindowSize is the deflate window: the most of the previous data a chunk
+// can refer to, and so the longest useful dictionary.
+const WindowSize = 32 << 10
+
+type appender struct{ b []byte }
+
+func (a *appender) Write(p []byte) (int, error) {
+	a.b = append(a.b, p...)
+	return len(p), nil
+}
+
+// pools holds *flate.Writer by level (index level+2, for -2..9).
+var pools [12]sync.Pool
+
+// Chunk appends to dst data compressed at level (flate's levels: 1..9,
+// -1 default, -2 Huffman only, 0 stored) as deflate blocks that may refer
+// to dict, the data before it (only its last WindowSize bytes matter).
+// With final the blocks end the stream; otherwise they end with a sync
+// flush, on a byte boundary, and more blocks may follow. Every block has
+// complete codes. The same arguments give the same bytes; Chunk is safe for
+// concurrent use.
+func Chunk(dst, data, dict []byte, level int, final bool) ([]byte, error) {
+	if level < -2 || level > 9 {
+		return dst, fmt.Errorf("deflate level %d out of range -2..9", level)
+	}
+	if len(dict) > WindowSize {
+		dict = dict[len(dict)-WindowSize:]
+	}
+	start := len(dst)
+	out := &appender{b: dst}
+	pool := &pools[level+2]
+	fw, _ := pool.Get().(*flate.Writer)
+	if fw == nil {
+		var err error
+		if fw, err = flate.NewWriterDict(out, level, dict); err != nil {
+			return dst, err
+		}
+	} else {
+		fw.ResetDict(out, dict)
+	}
+	if _, err := fw.Write(data); err != nil {
+		return dst, err
+	}
+	var err error
+	if final {
+		err = fw.Close()
+	} else {
+		err = fw.Flush()
+	}
+	if err != nil {
+		return dst, err
+	}
+	fw.Reset(nil) // drop the reference to out
+	pool.Put(fw)
+	raw := out.b[start:]
+	fixed, err := flatecheck.Fix(raw)
+	if err != nil {
+		return dst, fmt.Errorf("re-encode deflate blocks: %w", err)
+	}
+	if len(fixed) != len(raw) || &fixed[0] != &raw[0] {
+		return append(out.b[:start], fixed...), nil
+	}
+	return out.b, nil
+}
