@@ -28,6 +28,10 @@ type BuildEnv struct {
 	// Dir resolves a relative --outfile and holds the default output; "" is the
 	// current directory.
 	Dir string
+	// Verify, when set (--verify), checks each finished installer (signed,
+	// still at its temporary path) before it is renamed into place; an error
+	// leaves nothing at the output path.
+	Verify func(tmp string) error
 }
 
 // NativeToolingDir is where fleetctl --native-tooling writes its output.
@@ -292,6 +296,20 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 			return nil, &NotSupportedError{What: "signing --type=" + o.Type}
 		}
 		sign = func(tmp string) error { return fsig.SignFile(ctx, l, tmp) }
+	}
+	if env.Verify != nil {
+		signStep := sign
+		sign = func(tmp string) error {
+			if signStep != nil {
+				if err := signStep(tmp); err != nil {
+					return err
+				}
+			}
+			if err := env.Verify(tmp); err != nil {
+				return fmt.Errorf("--verify %s: %w", out, err)
+			}
+			return nil
+		}
 	}
 	size, err := writeAtomicThen(out, func(w io.Writer) error {
 		if err := p.Package(ctx, l, w); err != nil {

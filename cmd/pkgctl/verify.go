@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -138,4 +139,24 @@ func verifyLive(c *cobra.Command, o *VerifyOptions, r *inspect.Report) error {
 	}
 	defer cl.Close()
 	return inspect.CheckLive(c.Context(), r, cl)
+}
+
+// verifyOutput is `pkgctl package --verify`: the installer at tmp must have no
+// error finding (warnings are printed by pkgctl verify, not here).
+func verifyOutput(tmp string) error {
+	r, err := inspect.Open(tmp, inspect.Options{})
+	if err != nil {
+		return err
+	}
+	findings := inspect.Verify(r, inspect.VerifyOptions{WarnWithin: 30 * 24 * time.Hour})
+	var errs []string
+	for _, f := range findings {
+		if f.Severity == inspect.SevError {
+			errs = append(errs, f.Code+" "+f.Subject+": "+f.Message)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("the installer is not sound:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
 }

@@ -14,15 +14,10 @@ import (
 	"github.com/sassoftware/relic/v7/lib/authenticode"
 	"github.com/sassoftware/relic/v7/signers/sigerrors"
 
+	"github.com/pkgctl/pkgctl/internal/flatecheck"
 	"github.com/pkgctl/pkgctl/packaging/windows/cab"
 	"github.com/pkgctl/pkgctl/packaging/windows/msidb"
 )
-
-// CheckMSZIPBlock, when set, strictly checks one MSZIP block's deflate data
-// (after "CK") and returns why Windows' inflate would refuse it (for example
-// an incomplete Huffman code). The lenient inflate of the cab reader accepts
-// such blocks.
-var CheckMSZIPBlock func(deflate []byte) error
 
 // standardDirs maps MSI folder properties to the paths used in reports
 // (slash-separated, drive-less, as packaging.WindowsOrbitRoot).
@@ -228,14 +223,16 @@ func readMSICab(c *contents, name string, s *io.SectionReader, files map[string]
 		c.find("MSI-CAB-TRAILING-DATA", SevWarning, name, "%d bytes after the cabinet", cb.Trailing)
 	}
 	err = cb.Blocks(func(b cab.Block) error {
-		if b.Compression != 1 || CheckMSZIPBlock == nil {
+		if b.Compression != 1 {
 			return nil
 		}
 		if len(b.Data) < 2 || string(b.Data[:2]) != "CK" {
 			c.find("MSI-CAB-MSZIP", SevError, name, "folder %d block %d: no CK signature", b.Folder, b.Index)
 			return nil
 		}
-		if err := CheckMSZIPBlock(b.Data[2:]); err != nil {
+		// Go's inflate (like Wine's, gcab's and 7-Zip's) accepts incomplete
+		// Huffman codes; Windows and libmspack do not.
+		if err := flatecheck.CheckMSZIP(b.Data); err != nil {
 			c.find("MSI-CAB-MSZIP-INCOMPLETE", SevError, name, "folder %d block %d: %v (Windows refuses it; cabextract -t too)", b.Folder, b.Index, err)
 		}
 		return nil
