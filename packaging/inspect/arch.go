@@ -43,7 +43,8 @@ func readArch(f *os.File, size int64, opt Options) (*contents, error) {
 		return strings.HasPrefix(h.Name, ".") && !strings.Contains(h.Name, "/"), nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pkg.tar.zst: %w", err)
+		c.find("ARCH-DATA-UNREADABLE", SevError, "payload", "%v", err)
+		c.partial = true
 	}
 	c.name, c.arch = info["pkgname"], info["arch"]
 	c.version = info["pkgver"]
@@ -86,6 +87,7 @@ func checkMtree(c *contents, mtree []byte) {
 		p := cleanPath(name)
 		e := c.entry(p)
 		switch {
+		case e == nil && c.partial:
 		case e == nil:
 			c.find("ARCH-MTREE-MISSING-FILE", SevError, p, ".MTREE lists a file the package does not hold")
 		case e.SHA256 != sum:

@@ -29,6 +29,9 @@ type contents struct {
 	env []envVar
 	// props are MSI properties (install-time settings), by name.
 	props map[string]string
+	// partial is set when the payload could not be read to its end: checks
+	// that a file is missing would only repeat that finding.
+	partial bool
 }
 
 type envVar struct{ name, value, source string }

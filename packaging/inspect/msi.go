@@ -125,7 +125,7 @@ func readMSI(f *os.File, size int64, opt Options) (*contents, error) {
 		readMSICab(c, name[1:], s, byKey, seen, security)
 	})
 	for _, fr := range files {
-		if !seen[fr.key] {
+		if !seen[fr.key] && !c.partial {
 			c.find("MSI-CAB-FILE-MISSING", SevError, fr.key, "File row %s (%s) is in no embedded cabinet", fr.key, fr.path)
 		}
 	}
@@ -233,7 +233,11 @@ func readMSICab(c *contents, name string, s *io.SectionReader, files map[string]
 		// Go's inflate (like Wine's, gcab's and 7-Zip's) accepts incomplete
 		// Huffman codes; Windows and libmspack do not.
 		if err := flatecheck.CheckMSZIP(b.Data); err != nil {
-			c.find("MSI-CAB-MSZIP-INCOMPLETE", SevError, name, "folder %d block %d: %v (Windows refuses it; cabextract -t too)", b.Folder, b.Index, err)
+			code := "MSI-CAB-MSZIP"
+			if strings.Contains(err.Error(), "incomplete") {
+				code = "MSI-CAB-MSZIP-INCOMPLETE"
+			}
+			c.find(code, SevError, name, "folder %d block %d: %v (Windows refuses it; cabextract -t too)", b.Folder, b.Index, err)
 		}
 		return nil
 	})
@@ -264,6 +268,7 @@ func readMSICab(c *contents, name string, s *io.SectionReader, files map[string]
 	})
 	if err != nil {
 		c.find("MSI-CAB-CORRUPT", SevError, name, "%v", err)
+		c.partial = true
 	}
 }
 

@@ -140,7 +140,7 @@ func (v *verifier) settings() {
 			}
 		case "ORBIT_FLEET_CERTIFICATE", "ORBIT_UPDATE_TLS_CERTIFICATE", "ORBIT_ENROLL_SECRET_PATH":
 			p := strings.ReplaceAll(s.Value, `\`, "/")
-			if !strings.HasPrefix(p, "/") || r.raw == nil {
+			if !strings.HasPrefix(p, "/") || r.raw == nil || r.raw.partial {
 				continue
 			}
 			if r.raw.entry(path.Clean(p)) == nil {
@@ -202,7 +202,7 @@ func (v *verifier) signatures() {
 	for _, s := range v.r.Signatures {
 		code := "SIG-" + strings.ToUpper(s.Kind)
 		switch {
-		case !s.Valid && s.Error != "" && s.Trusted == nil:
+		case !s.Valid && s.Error != "" && (s.Trusted == nil || *s.Trusted):
 			v.add(code+"-INVALID", SevError, s.Kind, "%s", s.Error)
 		case s.Trusted != nil && !*s.Trusted:
 			v.add(code+"-UNTRUSTED", SevError, s.Kind, "%s", s.Error)
