@@ -1,9 +1,9 @@
 package inspect
 
 import (
-	"crypto/x509"
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"os"
 	"path/filepath"

@@ -69,13 +69,7 @@ func readMSI(f *os.File, size int64, opt Options) (*contents, error) {
 	if err != nil {
 		return nil, fmt.Errorf("msi: %w", err)
 	}
-	errs, warns := db.Lint()
-	for _, e := range errs {
-		c.find("MSI-DATABASE", SevError, "database", "%v", e)
-	}
-	for _, e := range warns {
-		c.find("MSI-DATABASE-UNUSUAL", SevWarning, "database", "%v", e)
-	}
+	lintFindings(c, db)
 	rows := func(t string) msiRows { return msiRows{db.Table(t)} }
 	rows("Property").each(func(r map[string]any) { c.props[str(r["Property"])] = str(r["Value"]) })
 	c.name, c.version = c.props["ProductName"], c.props["ProductVersion"]
@@ -405,4 +399,39 @@ func authenticodeSignature(f *os.File, opt Options) *Signature {
 		s.Valid = true
 	}
 	return s
+}
+
+// lintCodes names msidb.Lint's findings by what their text says.
+var lintCodes = []struct{ substr, code string }{
+	{"refcount", "MSI-STRINGPOOL-REFCOUNT"}, {"_Validation", "MSI-VALIDATION"}, {"not sorted", "MSI-TABLE-UNSORTED"},
+	{"duplicate key", "MSI-TABLE-DUPLICATE-KEY"}, {"no stream", "MSI-STREAM-MISSING"}, {"null in non-nullable", "MSI-TABLE-NULL"},
+}
+
+// lintFindings turns msidb.Lint's errors (Windows Installer would fail) and
+// warnings (unusual) into findings; reference count warnings, which WiX and
+// wixl databases carry by the dozen, are summed up in one.
+func lintFindings(c *contents, db *msidb.File) {
+	errs, warns := db.Lint()
+	code := func(e error) string {
+		for _, lc := range lintCodes {
+			if strings.Contains(e.Error(), lc.substr) {
+				return lc.code
+			}
+		}
+		return "MSI-DATABASE"
+	}
+	for _, e := range errs {
+		c.find(code(e), SevError, "database", "%v", e)
+	}
+	var refs []error
+	for _, e := range warns {
+		if code(e) == "MSI-STRINGPOOL-REFCOUNT" {
+			refs = append(refs, e)
+			continue
+		}
+		c.find(code(e), SevWarning, "database", "%v", e)
+	}
+	if len(refs) > 0 {
+		c.find("MSI-STRINGPOOL-REFCOUNT", SevWarning, "_StringPool", "%d strings have reference counts that differ from the tables' references (first: %v)", len(refs), refs[0])
+	}
 }

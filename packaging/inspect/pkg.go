@@ -101,11 +101,16 @@ func readPkg(f *os.File, size int64, opt Options) (*contents, error) {
 			c.version = doc.Product.Version
 		}
 	}
+	components := 0
 	for _, e := range x.Files {
 		if path.Base(e.Path) != "PackageInfo" || bad[e.Path] {
 			continue
 		}
+		components++
 		readComponent(c, x, strings.TrimSuffix(e.Path, "PackageInfo"), read)
+	}
+	if components == 0 {
+		c.find("PKG-NO-PACKAGEINFO", SevError, "TOC", "no PackageInfo: the xar archive is not a macOS installer package")
 	}
 	c.sortEntries()
 	if x.Signature != nil || x.XSignature != nil {

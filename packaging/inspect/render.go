@@ -99,6 +99,9 @@ func WriteText(w io.Writer, r *Report, opt TextOptions) error {
 			continue
 		}
 		owner := f.Owner + ":" + f.Group
+		if owner == ":" {
+			owner = "-"
+		}
 		if f.Security != "" {
 			owner = f.Security
 		}

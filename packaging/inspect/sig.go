@@ -14,7 +14,9 @@ func fillPKCS7(s *Signature, sig pkcs9.TimestampedSignature, opt Options, where 
 		s.Chain = append(s.Chain, describeCert(where, sig.Certificate))
 	}
 	for _, c := range sig.Intermediates {
-		s.Chain = append(s.Chain, describeCert(where, c))
+		if sig.Certificate == nil || !c.Equal(sig.Certificate) {
+			s.Chain = append(s.Chain, describeCert(where, c))
+		}
 	}
 	if t, err := sig.SignerInfo.SigningTime(); err == nil {
 		t = t.UTC()
