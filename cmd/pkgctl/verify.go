@@ -77,16 +77,6 @@ func NewCmdVerify(s Streams, runF func(*VerifyOptions) error) *cobra.Command {
 	return cmd
 }
 
-// verifyResult is the JSON output of verify.
-type verifyResult struct {
-	SchemaVersion int               `json:"schema_version"`
-	File          string            `json:"file"`
-	Format        string            `json:"format"`
-	SHA256        string            `json:"sha256"`
-	Sound         bool              `json:"sound"`
-	Findings      []inspect.Finding `json:"findings"`
-}
-
 func verifyRun(c *cobra.Command, o *VerifyOptions) error {
 	opt, err := readOptions(false, o.CAFile, o.GPGKeyFile)
 	if err != nil {
@@ -114,7 +104,7 @@ func verifyRun(c *cobra.Command, o *VerifyOptions) error {
 	}
 	failed := inspect.Failed(findings, allow, o.Strict)
 	if o.JSON {
-		if err := writeJSON(o.Streams.Out, verifyResult{inspect.SchemaVersion, r.File, r.Format, r.SHA256, !failed, findings}); err != nil {
+		if err := writeJSON(o.Streams.Out, inspect.VerifyResult{SchemaVersion: inspect.SchemaVersion, File: r.File, Format: r.Format, SHA256: r.SHA256, Sound: !failed, Findings: findings}); err != nil {
 			return err
 		}
 	} else {

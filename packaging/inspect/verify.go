@@ -10,6 +10,16 @@ import (
 	"time"
 )
 
+// VerifyResult is the JSON output of pkgctl verify.
+type VerifyResult struct {
+	SchemaVersion int       `json:"schema_version"`
+	File          string    `json:"file"`
+	Format        string    `json:"format"`
+	SHA256        string    `json:"sha256"`
+	Sound         bool      `json:"sound"` // no finding fails the check
+	Findings      []Finding `json:"findings"`
+}
+
 // VerifyOptions are the checks' parameters beyond Options.
 type VerifyOptions struct {
 	// WarnWithin flags certificates that expire within this time (--warn-days).
