@@ -23,6 +23,7 @@ import (
 type fixture struct {
 	dir  string
 	repo *testenv.Repo
+	env  *testenv.Env // serves repo over mTLS
 	ca   *testenv.CA
 	// files written for options
 	fleetCA, clientCrt, clientKey string
@@ -31,10 +32,12 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	repo, err := testenv.NewRepo(filepath.Join(dir, "repo"))
+	env, err := testenv.New(filepath.Join(dir, "env"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(env.Close)
+	repo := env.Repo
 	ca, err := testenv.NewCA("inspect test CA")
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +46,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{dir: dir, repo: repo, ca: ca}
+	fx := &fixture{dir: dir, repo: repo, ca: ca, env: env}
 	fx.fleetCA = fx.write(t, "fleet-ca.pem", ca.CertPEM)
 	fx.clientCrt = fx.write(t, "client.crt", crt)
 	fx.clientKey = fx.write(t, "client.key", key)

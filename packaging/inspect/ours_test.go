@@ -1,8 +1,11 @@
 package inspect
 
 import (
+	"context"
+
 	"bytes"
 	"encoding/binary"
+	"github.com/pkgctl/pkgctl/update"
 	"os"
 	"slices"
 	"strings"
@@ -210,4 +213,42 @@ func xarSignatureOffset(t *testing.T, raw []byte) int64 {
 	}
 	heap := int64(binary.BigEndian.Uint16(raw[4:])) + int64(binary.BigEndian.Uint64(raw[8:]))
 	return heap + x.Signature.Offset + 10
+}
+
+// TestCheckLive compares the components with the live repository over mTLS,
+// before and after the server publishes another orbit.
+func TestCheckLive(t *testing.T) {
+	fx := newFixture(t)
+	p := fx.build(t, packaging.TypeDeb, "amd64", nil, false)
+	check := func() []Finding {
+		c, err := update.New(update.Options{URL: fx.env.Server.URL, RootJSON: fx.env.RootJSON, ServerCAFile: fx.env.ServerCAFile,
+			ClientCertFile: fx.env.ClientCertFile, ClientKeyFile: fx.env.ClientKeyFile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		r := mustOpen(t, p, Options{})
+		if err := CheckLive(context.Background(), r, c); err != nil {
+			t.Fatal(err)
+		}
+		for _, comp := range r.Components {
+			if comp.LiveMatch == nil {
+				t.Fatalf("component %s not checked", comp.Name)
+			}
+		}
+		return Verify(r, VerifyOptions{})
+	}
+	if fs := check(); len(fs) != 0 {
+		t.Fatalf("live check of a fresh build: %+v", fs)
+	}
+	if err := fx.repo.AddTarget("orbit", "linux", "stable", "orbit", []byte("a newer orbit"), "1.41.0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.repo.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	fs := check()
+	if !hasCode(fs, "TUF-LIVE-MISMATCH") || len(fs) != 1 || !strings.Contains(fs[0].Subject, "/orbit") {
+		t.Errorf("after the server moved on: %+v", fs)
+	}
 }
