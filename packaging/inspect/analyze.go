@@ -135,6 +135,24 @@ func settings(c *contents, opt Options) []Setting {
 			vars = append(vars, envVar{k, doc.Env[k], launchdPlist})
 		}
 	}
+	// The osquery flagfile orbit passes to osqueryd.
+	for _, root := range orbitRoots {
+		e := c.entry(root + "/osquery.flags")
+		if e == nil || !e.kept {
+			continue
+		}
+		for _, line := range strings.Split(string(e.data), "\n") {
+			line = strings.TrimSpace(line)
+			if !strings.HasPrefix(line, "--") {
+				continue
+			}
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				k, v, _ = strings.Cut(line, " ")
+			}
+			vars = append(vars, envVar{"osquery " + strings.TrimSpace(k), strings.TrimSpace(v), e.Path})
+		}
+	}
 	var out []Setting
 	for _, v := range vars {
 		s := Setting{Name: v.name, Value: v.value, Source: v.source, Secret: secretSetting(v.name)}

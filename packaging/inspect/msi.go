@@ -84,6 +84,7 @@ func readMSI(f *os.File, size int64, opt Options) (*contents, error) {
 	} else {
 		c.find("MSI-SUMMARY", SevError, "\\x05SummaryInformation", "no summary information stream: Windows Installer refuses the package")
 	}
+	checkMSIArch(c, db, rows)
 	dirs := msiDirectories(c, rows("Directory"))
 	compDir := map[string]string{}
 	rows("Component").each(func(r map[string]any) { compDir[str(r["Component"])] = str(r["Directory_"]) })
@@ -434,4 +435,29 @@ func lintFindings(c *contents, db *msidb.File) {
 	if len(refs) > 0 {
 		c.find("MSI-STRINGPOOL-REFCOUNT", SevWarning, "_StringPool", "%d strings have reference counts that differ from the tables' references (first: %v)", len(refs), refs[0])
 	}
+}
+
+// checkMSIArch checks the summary's Template platform against the
+// components: Windows Installer refuses 64-bit components (attribute 256)
+// in a package whose Template says Intel, and a package with no or an
+// unknown platform.
+func checkMSIArch(c *contents, db *msidb.File, rows func(string) msiRows) {
+	if db.Summary == nil {
+		return
+	}
+	plat, _, _ := strings.Cut(db.Summary.Template, ";")
+	switch plat {
+	case "x64", "Arm64", "Intel", "", "Intel64", "Arm":
+	default:
+		c.find("MSI-SUMMARY-ARCH", SevError, "\\x05SummaryInformation", "Template %q names no platform Windows Installer knows", db.Summary.Template)
+		return
+	}
+	if plat != "Intel" && plat != "" {
+		return
+	}
+	rows("Component").each(func(r map[string]any) {
+		if num(r["Attributes"])&256 != 0 {
+			c.find("MSI-SUMMARY-ARCH", SevError, str(r["Component"]), "a 64-bit component in a package whose Template is %q (32-bit)", db.Summary.Template)
+		}
+	})
 }

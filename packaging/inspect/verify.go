@@ -40,6 +40,7 @@ func Verify(r *Report, opt VerifyOptions) []Finding {
 	v.tuf()
 	v.settings()
 	v.certificates()
+	v.secretFiles()
 	v.signatures()
 	sort.SliceStable(v.out, func(i, j int) bool {
 		if v.out[i].Severity != v.out[j].Severity {
@@ -225,6 +226,31 @@ func (v *verifier) signatures() {
 		}
 		for _, c := range s.Chain {
 			v.validity(c, at, warn)
+		}
+	}
+}
+
+// secretFiles warns when a file holding a secret (enroll secret, private
+// key, the Linux env file) is readable beyond root / SYSTEM and
+// Administrators.
+func (v *verifier) secretFiles() {
+	for _, f := range v.r.Files {
+		if f.Type != "file" || !secretFile(f.Path) {
+			continue
+		}
+		switch {
+		case f.Security != "":
+			for _, who := range []string{";;;BU)", ";;;WD)", ";;;AU)", ";;;IU)", "Users:", "Everyone:"} {
+				if strings.Contains(f.Security, who) {
+					v.add("FILE-SECRET-READABLE", SevWarning, f.Path, "holds a secret but its security descriptor lets non-administrators read it (%s)", f.Security)
+					break
+				}
+			}
+		case f.Mode != "":
+			var m uint32
+			if _, err := fmt.Sscanf(f.Mode, "%o", &m); err == nil && m&0o077 != 0 {
+				v.add("FILE-SECRET-READABLE", SevWarning, f.Path, "holds a secret but has mode %s (readable beyond its owner)", f.Mode)
+			}
 		}
 	}
 }
