@@ -8,12 +8,17 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build cross test deps demo bench lint
+.PHONY: all build cross test deps demo bench lint man
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/pkgctl ./cmd/pkgctl
+
+# man writes the man pages (section 1) of pkgctl and every command, generated
+# from the cobra definitions (github.com/spf13/cobra/doc), to dist/man.
+man:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/pkgctl man --dir dist/man
 
 # deps installs the Debian tools the tests check installers with (lintian,
 # rpm, rpmlint, nginx, bsdtar, ...); it does nothing when they are present.

@@ -271,6 +271,7 @@ func runIn(t *testing.T, dir string, extra []string, args ...string) runResult {
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	r := runResult{OutDir: dir}
+	installers := installerStamps(t, dir)
 	err := cmd.Run()
 	var ee *exec.ExitError
 	switch {
@@ -288,6 +289,9 @@ func runIn(t *testing.T, dir string, extra []string, args ...string) runResult {
 	}
 	if left := listDir(t, tmp, "xdg-cache"); len(left) > 0 {
 		t.Errorf("pkgctl left %v in its TMPDIR", left)
+	}
+	if r.Code == 0 {
+		checkNewInstallers(t, dir, installers)
 	}
 	if len(args) > 0 && args[0] == "package" && r.Code == 0 {
 		verifyInstallers(t, dir)

@@ -181,7 +181,7 @@ func TestUpdatesRepository(t *testing.T) {
 		{"wrong env passphrase", passEnv("e2e", map[string]string{"FLEET_TIMESTAMP_PASSPHRASE": "e2e-not-the-timestamp-pass"}),
 			[]string{"timestamp"}, []string{"timestamp key passphrase from FLEET_TIMESTAMP_PASSPHRASE is wrong"}},
 		{"missing variable, no terminal", passEnv("e2e", map[string]string{"FLEET_SNAPSHOT_PASSPHRASE": ""}),
-			[]string{"add", "--target", filepath.Join(src, "build-output-orbit"), "--name", "orbit", "--platform", "linux", "--version", "9"},
+			[]string{"add", "--target", filepath.Join(src, "build-output-orbit"), "--name", "orbit", "--platform", "linux", "--version", "9.0.0"},
 			[]string{"set FLEET_SNAPSHOT_PASSPHRASE", "not a terminal"}},
 		{"init twice", env, []string{"init"}, []string{"already initialized"}},
 		{"missing target", env, []string{"add", "--target", "/nonexistent/orbit", "--name", "orbit", "--platform", "linux", "--version", "9"},

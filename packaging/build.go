@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pkgctl/pkgctl/internal/iox"
+	"github.com/pkgctl/pkgctl/internal/orbitversion"
 	"github.com/pkgctl/pkgctl/update"
 )
 
@@ -32,6 +33,18 @@ type BuildEnv struct {
 	// still at its temporary path) before it is renamed into place; an error
 	// leaves nothing at the output path.
 	Verify func(tmp string) error
+}
+
+// checkOrbitVersion checks the orbit target's custom metadata version, which
+// becomes the package version of every format.
+func checkOrbitVersion(target, v string) error {
+	if v == "" {
+		return fmt.Errorf("TUF target %q has no version in its custom metadata: the package version comes from it", target)
+	}
+	if err := orbitversion.Check(v); err != nil {
+		return fmt.Errorf("TUF target %q: %w", target, err)
+	}
+	return nil
 }
 
 // NativeToolingDir is where fleetctl --native-tooling writes its output.
@@ -164,7 +177,19 @@ func fetchPartial(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetche
 }
 
 // fetchOne downloads (or takes from the cache) one component and unpacks it.
+// The orbit version is untrusted input that every format writes (control
+// fields, ProductVersion, file names): it is checked from the verified
+// metadata before the download.
 func (f *Fetched) fetchOne(ctx context.Context, client *update.Client, req ComponentRequest, c *Component) error {
+	if req.Name == "orbit" {
+		v, err := client.Version(ctx, req.Name, req.Platform, req.Channel, req.File)
+		if err != nil {
+			return err
+		}
+		if err := checkOrbitVersion(c.TargetPath(), v); err != nil {
+			return err
+		}
+	}
 	t, err := client.Fetch(ctx, req.Name, req.Platform, req.Channel, req.File)
 	if err != nil {
 		return err
@@ -255,8 +280,8 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 		infos = append(infos, f.infos[c.TargetPath()])
 	}
 	orbit, _ := componentFor(comps, "orbit")
-	if orbit.Version == "" {
-		return nil, fmt.Errorf("TUF target %s has no version in its custom metadata: the package version comes from it", orbit.TargetPath())
+	if err := checkOrbitVersion(orbit.TargetPath(), orbit.Version); err != nil {
+		return nil, err
 	}
 	mtime, err := SourceDate()
 	if err != nil {

@@ -182,7 +182,11 @@ func windowsIdentity(o *Options) (*SigningIdentity, error) {
 		if o.WindowsSignKey != "" {
 			return nil, flagErr(keyFlag[2:], "%s is a PKCS#12 file, which holds the key: drop %s", certFlag, keyFlag)
 		}
-		key, leaf, chain, err := pkcs12.DecodeChain(cert, os.Getenv(WindowsSignPasswordEnv))
+		password, set := os.LookupEnv(WindowsSignPasswordEnv)
+		key, leaf, chain, err := pkcs12.DecodeChain(cert, password)
+		if errors.Is(err, pkcs12.ErrIncorrectPassword) && !set {
+			return nil, flagErr(certFlag[2:], "%s %s is protected by a password and %s is not set: set it to the file's password", certFlag, o.WindowsSignCertificate, WindowsSignPasswordEnv)
+		}
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
 			return nil, flagErr(certFlag[2:], "%s %s: wrong password (set it in %s)", certFlag, o.WindowsSignCertificate, WindowsSignPasswordEnv)
 		}

@@ -26,7 +26,7 @@ func TestValidatePkgSigning(t *testing.T) {
 		{"identity on darwin", "darwin", "sign-identity", "not supported yet", func(o *Options) { o.SignIdentity = "X" }},
 		{"notarize", "linux", "notarize", "not supported", func(o *Options) { o.Notarize = true }},
 		{"missing pem file", "linux", "macos-devid-pem", "read --macos-devid-pem", func(o *Options) { o.MacOSDevIDPEM = pem + ".missing" }},
-		{"pem file ok", "linux", "", "", func(o *Options) { o.MacOSDevIDPEM = pem }},
+		{"pem file checked in validation", "linux", "macos-devid-pem", "no PEM certificate found", func(o *Options) { o.MacOSDevIDPEM = pem }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

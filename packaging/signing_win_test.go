@@ -68,6 +68,7 @@ func TestWindowsSigningFlags(t *testing.T) {
 		{"pem pair", certPEM, keyPEM, "", "", ""},
 		{"pkcs12", pfx, "", "pa55", "", ""},
 		{"pkcs12 wrong password", pfx, "", "nope", "windows-sign-certificate", "wrong password"},
+		{"pkcs12 password unset", pfx, "", "<unset>", "windows-sign-certificate", "is protected by a password and PKGCTL_WINDOWS_SIGN_PASSWORD is not set"},
 		{"pkcs12 with key", pfx, keyPEM, "pa55", "windows-sign-key", "PKCS#12"},
 		{"pem without key", certPEM, "", "", "windows-sign-key", "give its private key"},
 		{"mismatched key", certPEM, otherPEM, "", "windows-sign-key", "does not match"},
@@ -79,6 +80,9 @@ func TestWindowsSigningFlags(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(WindowsSignPasswordEnv, tc.pass)
+			if tc.pass == "<unset>" {
+				os.Unsetenv(WindowsSignPasswordEnv) // t.Setenv restores it afterwards
+			}
 			o := (&Options{Type: TypeMSI, WindowsSignCertificate: tc.cert, WindowsSignKey: tc.key}).WithDefaults()
 			_, err := o.Validate()
 			if tc.flag == "" {

@@ -199,6 +199,20 @@ func (o *Options) Validate() (warnings []string, err error) {
 			return nil, &FlagError{Flag: "macos-devid-pem", Msg: fmt.Sprintf("read --macos-devid-pem %s", o.MacOSDevIDPEM), Err: errors.Unwrap(err)}
 		}
 	}
+	if o.Type == TypePkg && (o.MacOSDevIDPEM != "" || o.MacOSDevIDCertificateContent != "") {
+		// Load now: a key that does not match its certificate fails before any download.
+		if _, err := signingIdentityFor(o); err != nil {
+			var fe *FlagError
+			if errors.As(err, &fe) {
+				return nil, err
+			}
+			flag := "macos-devid-pem"
+			if o.MacOSDevIDCertificateContent != "" {
+				flag = "macos-devid-pem-content"
+			}
+			return nil, &FlagError{Flag: flag, Msg: err.Error()}
+		}
+	}
 
 	if _, err := o.CPUQuotaPercent(); err != nil {
 		return nil, err

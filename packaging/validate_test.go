@@ -366,3 +366,36 @@ func TestPrepare(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateDevIDKeyMismatch: a Developer ID PEM whose key is not the
+// certificate's is refused by Validate (before any download), naming the flag.
+func TestValidateDevIDKeyMismatch(t *testing.T) {
+	cert, _ := codeSigningCert(t, x509.ExtKeyUsageCodeSigning)
+	_, other := codeSigningCert(t, x509.ExtKeyUsageCodeSigning)
+	content := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})) +
+		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)}))
+	file := filepath.Join(t.TempDir(), "devid.pem")
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flag string
+		mod  func(o *Options)
+	}{
+		{"macos-devid-pem", func(o *Options) { o.MacOSDevIDPEM = file }},
+		{"macos-devid-pem-content", func(o *Options) { o.MacOSDevIDCertificateContent = content }},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			o := Options{Type: TypePkg, StartService: true}
+			tc.mod(&o)
+			_, err := o.WithDefaults().Validate()
+			fe, ok := err.(*FlagError)
+			if !ok || fe.Flag != tc.flag || !strings.Contains(err.Error(), "does not match") {
+				t.Fatalf("err = %v, want a --%s error saying the key does not match", err, tc.flag)
+			}
+			if strings.Contains(err.Error(), "BEGIN") {
+				t.Fatalf("error leaks key material: %v", err)
+			}
+		})
+	}
+}

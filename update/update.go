@@ -19,6 +19,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -318,30 +319,13 @@ func (c *Client) refreshLocked(ctx context.Context) error {
 // all listed hashes match the current metadata, else downloaded and verified while streaming.
 // Fetch refreshes the metadata first if Refresh has not succeeded yet.
 func (c *Client) Fetch(ctx context.Context, target, platform, channel, file string) (*Target, error) {
-	for _, p := range []string{target, platform, channel, file} {
-		if p == "" || strings.ContainsAny(p, `/\`) || p == "." || p == ".." {
-			return nil, fmt.Errorf("invalid target path element %q in %s/%s/%s/%s", p, target, platform, channel, file)
-		}
-	}
-	repoPath := path.Join(target, platform, channel, file)
-
-	ti, err := c.lookup(ctx, repoPath)
+	repoPath, ti, err := c.info(ctx, target, platform, channel, file)
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{Path: repoPath, Length: ti.Length, Hashes: map[string]string{}}
+	t := &Target{Path: repoPath, Length: ti.Length, Hashes: map[string]string{}, Version: customVersion(ti)}
 	for alg, h := range ti.Hashes {
 		t.Hashes[alg] = hex.EncodeToString(h)
-	}
-	if ti.Custom != nil {
-		var custom struct {
-			Version any `json:"version"`
-		}
-		if err := json.Unmarshal(*ti.Custom, &custom); err == nil {
-			if s, ok := custom.Version.(string); ok {
-				t.Version = s
-			}
-		}
 	}
 	alg, err := strongestHash(ti)
 	if err != nil {
@@ -352,6 +336,44 @@ func (c *Client) Fetch(ctx context.Context, target, platform, channel, file stri
 		return nil, err
 	}
 	return t, nil
+}
+
+// Version returns a target's custom metadata "version" ("" if absent) from the
+// verified metadata, without downloading the target: a build checks it before
+// anything is fetched or written.
+func (c *Client) Version(ctx context.Context, target, platform, channel, file string) (string, error) {
+	_, ti, err := c.info(ctx, target, platform, channel, file)
+	if err != nil {
+		return "", err
+	}
+	return customVersion(ti), nil
+}
+
+// info checks the path elements and returns the verified target info.
+func (c *Client) info(ctx context.Context, target, platform, channel, file string) (string, *metadata.TargetFiles, error) {
+	for _, p := range []string{target, platform, channel, file} {
+		if p == "" || strings.ContainsAny(p, `/\`) || p == "." || p == ".." {
+			return "", nil, fmt.Errorf("invalid target path element %q in %q", p, target+"/"+platform+"/"+channel+"/"+file)
+		}
+	}
+	repoPath := path.Join(target, platform, channel, file)
+	ti, err := c.lookup(ctx, repoPath)
+	return repoPath, ti, err
+}
+
+// customVersion is the string "version" of a target's custom metadata, or "".
+func customVersion(ti *metadata.TargetFiles) string {
+	if ti.Custom == nil {
+		return ""
+	}
+	var custom struct {
+		Version any `json:"version"`
+	}
+	if err := json.Unmarshal(*ti.Custom, &custom); err != nil {
+		return ""
+	}
+	s, _ := custom.Version.(string)
+	return s
 }
 
 // lookup returns the verified target info for repoPath, refreshing first if needed.
@@ -392,6 +414,11 @@ func (c *Client) notFound(repoPath string, top map[string]*metadata.TargetFiles)
 		}
 	}
 	sort.Strings(channels)
+	// The channel names come from the repository: quoted (%q), so that no
+	// terminal escape sequence in one reaches the terminal.
+	for i, ch := range channels {
+		channels[i] = strconv.Quote(ch)
+	}
 	msg := fmt.Sprintf("target %s is not in the TUF repository at %s", repoPath, c.url)
 	if len(channels) > 0 {
 		msg += fmt.Sprintf("; channels available for %s on %s: %s (check --%s-channel)",

@@ -611,7 +611,7 @@ func TestFetchErrors(t *testing.T) {
 		wantMsg                         []string
 	}{
 		{"unknown channel", context.Background(), "orbit", "linux", "beta", "orbit",
-			[]string{"target orbit/linux/beta/orbit is not in the TUF repository", "channels available for orbit on linux: edge, stable", "--orbit-channel"}},
+			[]string{"target orbit/linux/beta/orbit is not in the TUF repository", `channels available for orbit on linux: "edge", "stable"`, "--orbit-channel"}},
 		{"unknown platform", context.Background(), "osqueryd", "plan9", "stable", "osqueryd",
 			[]string{"osqueryd/plan9/stable/osqueryd is not in the TUF repository", "no osqueryd for platform plan9"}},
 		{"path traversal", context.Background(), "orbit", "..", "stable", "orbit",
@@ -633,6 +633,26 @@ func TestFetchErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFetchErrorQuotesRepositoryNames: channel names listed in an error come
+// from the repository; a terminal escape sequence in one arrives quoted.
+func TestFetchErrorQuotesRepositoryNames(t *testing.T) {
+	e := testenv.NewTB(t)
+	const evil = "\x1b]0;pwned\x07\x1b[2J"
+	must(t, e.Repo.AddTarget("orbit", "linux", evil, "orbit", []byte("x"), "1.2.3"))
+	must(t, e.Repo.Publish())
+	c := newClient(t, envOptions(e))
+	_, err := c.Fetch(context.Background(), "orbit", "linux", "beta", "orbit")
+	if err == nil {
+		t.Fatal("Fetch of a missing channel succeeded")
+	}
+	if strings.ContainsAny(err.Error(), "\x1b\x07") {
+		t.Errorf("the error carries the repository's escape sequence: %q", err)
+	}
+	if !strings.Contains(err.Error(), `"\x1b]0;pwned\a\x1b[2J"`) {
+		t.Errorf("the error does not name the channel quoted: %q", err)
 	}
 }
 

@@ -127,8 +127,9 @@ func TestConfigErrors(t *testing.T) {
 		env        map[string]string
 		want       string // after "<file>:"
 	}{
-		{"unknown key", "fleet-url: https://x\nfleet-ulr: https://y\n", nil, `2: fleet-ulr: unknown key`},
-		{"unknown key in build", "builds:\n  - type: deb\n    tpye: rpm\n", nil, `3: tpye: unknown key`},
+		{"unknown key", "fleet-url: https://x\nfleet-ulr: https://y\n", nil, `2: fleet-ulr: unknown key: not a flag of pkgctl package (did you mean fleet-url?)`},
+		{"unknown key in build", "builds:\n  - type: deb\n    tpye: rpm\n", nil, `3: tpye: unknown key: not a flag of pkgctl package (did you mean type?)`},
+		{"unknown key far from any", "builds:\n  - type: deb\n    colour: blue\n", nil, `3: colour: unknown key: not a flag of pkgctl package (see pkgctl package --help)`},
 		{"literal secret", "enroll-secret: hunter2\n", nil, `1: enroll-secret: secrets are not allowed in the config file; name an environment variable with enroll-secret-env`},
 		{"literal devid pem", "builds:\n  - macos-devid-pem-content: x\n", nil, `2: macos-devid-pem-content: secrets are not allowed`},
 		{"missing secret variable", "builds:\n  - type: deb\n    enroll-secret-env: TEAM_X\n", nil, `3: enroll-secret-env: environment variable TEAM_X is not set`},

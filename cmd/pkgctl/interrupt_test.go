@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -114,5 +116,72 @@ func TestCtrlCRealSignal(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCtrlCUpdatesAdd: `updates add` stuck where no context reaches (here, a
+// key file that is a FIFO nobody writes) still stops on SIGINT with exit 130.
+func TestCtrlCUpdatesAdd(t *testing.T) {
+	bin, err := buildPkgctl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "tuf")
+	env := os.Environ()
+	for k, v := range updatesPass {
+		env = append(env, k+"="+v)
+	}
+	initCmd := exec.Command(bin, "updates", "init", "--path", repo)
+	initCmd.Env = env
+	if out, err := initCmd.CombinedOutput(); err != nil {
+		t.Fatalf("updates init: %v\n%s", err, out)
+	}
+	key := filepath.Join(repo, "keys", "timestamp.json")
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "orbit")
+	if err := os.WriteFile(target, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "updates", "add", "--path", repo, "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1.0.0")
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// Wait until pkgctl has opened the FIFO for reading, then hold the write end
+	// open without writing: its read blocks.
+	var w *os.File
+	for deadline := time.Now().Add(2 * time.Minute); w == nil; {
+		f, err := os.OpenFile(key, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			w = f
+			break
+		}
+		if time.Now().After(deadline) { // hang guard
+			t.Fatalf("pkgctl never opened the key file: %v; stderr:\n%s", err, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer w.Close()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute): // hang guard, not a timing assertion
+		t.Fatalf("pkgctl updates add did not stop after SIGINT; stderr:\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("exit %d, stderr %q; want 130 and interrupted", code, stderr.String())
 	}
 }

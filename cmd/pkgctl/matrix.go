@@ -394,7 +394,7 @@ func (m *matrixProgress) event(i int, b packaging.MatrixBuild, done bool, out *p
 	if step == nil { // failed before it started (its fetch)
 		step = m.p.Step(b.Name, "fetching")
 	}
-	msg := ""
+	msg := fmt.Sprintf("[%d/%d] FAILED (the reason follows the summary)", m.done, m.total)
 	if out.Err == nil {
 		msg = fmt.Sprintf("[%d/%d] done %s (%s, %.1fs)", m.done, m.total, out.Result.Path, humanSize(out.Result.Size), out.Duration.Seconds())
 	}

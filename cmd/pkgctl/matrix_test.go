@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pkgctl/pkgctl/internal/progress"
+	"github.com/pkgctl/pkgctl/internal/testenv"
 	"github.com/pkgctl/pkgctl/packaging"
 )
 
@@ -97,7 +100,7 @@ func TestMatrixProgress(t *testing.T) {
 	p.event(0, b, true, ok)
 	p.event(1, c, true, bad)
 	prog.Stop()
-	want := "team-a: building deb\nteam-a: [1/2] done /o/a.deb (2.0 KiB, 1.5s)\nteam-b: fetching\nteam-b: FAILED\n"
+	want := "team-a: building deb\nteam-a: [1/2] done /o/a.deb (2.0 KiB, 1.5s)\nteam-b: fetching\nteam-b: [2/2] FAILED (the reason follows the summary)\n"
 	if plain.String() != want {
 		t.Errorf("CI progress:\n%q\nwant\n%q", plain.String(), want)
 	}
@@ -142,5 +145,66 @@ func TestWriteSummary(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "BUILD") || !strings.Contains(lines[1], "/o/a.deb") ||
 		!strings.Contains(lines[1], "3.0 MiB") || !strings.Contains(lines[1], "2.0s") || !strings.Contains(lines[2], "FAILED") {
 		t.Errorf("summary:\n%s", out.String())
+	}
+}
+
+// TestMatrixMissingChannelRun: in a --config run, the build whose orbit
+// channel the repository lacks fails alone; the others are written, and the
+// summary and the error name the failed build and why.
+func TestMatrixMissingChannelRun(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	env, err := testenv.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`fleet-url: https://fleet.example.com
+enroll-secret-env: TEST_SECRET
+update-url: %s
+update-roots: '%s'
+update-tls-certificate: %s
+update-tls-client-certificate: %s
+update-tls-client-key: %s
+cache-dir: ""
+builds:
+  - {name: deb, type: deb, outfile: %s}
+  - {name: nightly, type: deb, arch: arm64, orbit-channel: nightly, outfile: %s}
+  - {name: rpm, type: rpm, outfile: %s}
+`, env.Server.URL, env.RootJSON, env.ServerCAFile, env.ClientCertFile, env.ClientKeyFile,
+		filepath.Join(dir, "a.deb"), filepath.Join(dir, "nightly.deb"), filepath.Join(dir, "a.rpm"))
+	path := filepath.Join(dir, "pkgctl.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_SECRET", "s3cret")
+	var out, errOut bytes.Buffer
+	code := Execute([]string{"package", "--config", path}, Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	for _, f := range []string{"a.deb", "a.rpm"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s was not built: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nightly.deb")); err == nil {
+		t.Error("nightly.deb was written")
+	}
+	var nightlyRow string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "nightly ") {
+			nightlyRow = l
+		}
+		if (strings.HasPrefix(l, "deb ") || strings.HasPrefix(l, "rpm ")) && !strings.HasSuffix(l, "ok") {
+			t.Errorf("summary row %q is not ok", l)
+		}
+	}
+	if !strings.HasSuffix(nightlyRow, "FAILED") {
+		t.Errorf("summary has no FAILED row for nightly:\n%s", out.String())
+	}
+	if !strings.Contains(errOut.String(), "build nightly failed:") || !strings.Contains(errOut.String(), "orbit/linux-arm64/nightly/orbit") ||
+		!strings.Contains(errOut.String(), "1 build(s) failed: nightly") {
+		t.Errorf("stderr does not say which build failed and why:\n%s", errOut.String())
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sync"
+
+	"golang.org/x/term"
 
 	"github.com/pkgctl/pkgctl/internal/progress"
 	"github.com/pkgctl/pkgctl/packaging"
@@ -56,7 +59,15 @@ func (s Streams) progress() *progress.Progress {
 	if s.Quiet() {
 		return nil
 	}
-	return progress.New(progress.Options{Out: s.ErrOut, Terminal: s.ErrIsTerminal})
+	tty := s.ErrIsTerminal
+	if f, ok := s.ErrOut.(*os.File); ok && tty {
+		// A terminal that reports no width (some CI pseudo-terminals) gets plain lines:
+		// bars would be drawn zero columns wide, that is, not at all.
+		if w, _, err := term.GetSize(int(f.Fd())); err != nil || w <= 0 {
+			tty = false
+		}
+	}
+	return progress.New(progress.Options{Out: s.ErrOut, Terminal: tty})
 }
 
 // above returns s writing its messages above p's bars (else they would be drawn over).

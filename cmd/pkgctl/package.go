@@ -75,7 +75,7 @@ func packageFlags(o *packaging.Options) []flagDef {
 		b("disable-setup-experience", "", &o.DisableSetupExperience, false, "Disable setup experience for Linux or Windows hosts"),
 		b("bypass-end-user-auth", "", &o.BypassEndUserAuth, false, "Skip the end-user authentication prompt during enrollment (Linux and Windows; macOS does it in MDM)"),
 		s("update-url", "", &o.UpdateURL, packaging.FleetUpdateURL, "URL for update server"),
-		s("update-roots", "", &o.UpdateRoots, "", "Root key JSON metadata for update server (from fleetctl updates roots)"),
+		s("update-roots", "", &o.UpdateRoots, "", "Root key JSON metadata for update server (from pkgctl or fleetctl updates roots); @FILE reads it from FILE"),
 		s("update-tls-certificate", "", &o.UpdateTLSServerCertificate, "", "Path to the update server TLS certificate chain"),
 		s("update-tls-client-certificate", "", &o.UpdateTLSClientCertificate, "", "Path to a TLS client certificate to use when connecting to the update server. This functionality is licensed under the Fleet EE License. Usage requires a current Fleet EE subscription."),
 		s("update-tls-client-key", "", &o.UpdateTLSClientKey, "", "Path to a TLS client private key to use when connecting to the update server. This functionality is licensed under the Fleet EE License. Usage requires a current Fleet EE subscription."),

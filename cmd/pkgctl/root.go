@@ -52,6 +52,9 @@ func NewCmdRoot(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdPublish(s, nil))
 	root.AddCommand(NewCmdUpdates(s, nil))
 	root.AddCommand(NewCmdInspect(s, nil), NewCmdVerify(s, nil), NewCmdDiff(s, nil))
+	root.AddCommand(NewCmdMan(s))
+	decorateCommands(root)
+	addCompletions(root)
 	root.SetFlagErrorFunc(flagError)
 	return root
 }

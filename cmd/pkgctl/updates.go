@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/pkgctl/pkgctl/internal/orbitversion"
 	"github.com/pkgctl/pkgctl/tufrepo"
 	"github.com/pkgctl/pkgctl/update"
 )
@@ -146,6 +147,10 @@ func (o *UpdatesOptions) checkAdd() error {
 	}
 	if _, err := tufrepo.TargetPaths(o.Name, o.Platform, filepath.Base(o.Target), o.Version, o.Tags); err != nil {
 		return &usageError{fmt.Errorf("--name, --platform, --version or --tag: %w", err)}
+	}
+	// pkgctl package refuses the same versions: they become package versions.
+	if err := orbitversion.Check(o.Version); err != nil {
+		return &usageError{fmt.Errorf("--version: %w", err)}
 	}
 	return nil
 }

@@ -128,12 +128,17 @@ func Test_NewCmdUpdates(t *testing.T) {
 		{args: []string{"add", "--target", filepath.Dir(target), "--name", "orbit", "--platform", "linux", "--version", "1"}, wantErr: "is not a regular file"},
 		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "..", "--version", "1"}, wantErr: "platform \"..\""},
 		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1", "-tag=stable"}, wantErr: `--tag "ag=stable" contains '='`},
+		// The versions pkgctl package refuses from a repository (issue 11 §5).
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1"}, wantErr: `--version: version "1" is not MAJOR.MINOR.PATCH`},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1.2.3<x>"}, wantErr: "is not a decimal number"},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "99999999999999999999.1.1"}, wantErr: "over 255"},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1.2.3\nX: y"}, wantErr: `"1.2.3\nX: y"`},
 		{args: []string{"rotate"}, wantErr: "role must be provided"},
 		{args: []string{"rotate", "admin"}, wantErr: `role must be one of root, targets, snapshot, timestamp, not "admin"`},
 		{args: []string{"init", "--passphrase", "x"}, wantErr: "unknown flag: --passphrase"},
 		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "linx", "--version", "1"},
 			wantErr: `--platform "linx" is not a platform fleetd agents fetch updates for (did you mean linux?); known platforms: linux, linux-arm64, macos, macos-app, windows, windows-arm64; pass --force`},
-		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "freebsd", "--version", "1", "--force"},
+		{args: []string{"add", "--target", target, "--name", "orbit", "--platform", "freebsd", "--version", "1.0.0", "--force"},
 			wantSub: "add", check: func(t *testing.T, o *UpdatesOptions) {
 				if o.Platform != "freebsd" || !o.Force {
 					t.Errorf("%+v", o)
@@ -487,7 +492,7 @@ func TestUpdatesWrongPassphrase(t *testing.T) {
 		env  string
 	}{
 		{[]string{"timestamp"}, "FLEET_TIMESTAMP_PASSPHRASE"},
-		{[]string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1"}, "FLEET_SNAPSHOT_PASSPHRASE"},
+		{[]string{"add", "--target", target, "--name", "orbit", "--platform", "linux", "--version", "1.2.3"}, "FLEET_SNAPSHOT_PASSPHRASE"},
 		{[]string{"rotate", "root"}, "FLEET_ROOT_PASSPHRASE"},
 	} {
 		wrong := "Wrong-" + c.env

@@ -120,7 +120,7 @@ func (p *Progress) Download(name string, total int64) update.Task {
 		it.bar = p.bars.New(total,
 			mpb.BarStyle(),
 			mpb.PrependDecorators(
-				decor.Name(name, decor.WC{C: decor.DindentRight | decor.DextraSpace}),
+				decor.Name(name, decor.WC{C: decor.DindentRight | decor.DextraSpace | decor.DSyncWidth}),
 				decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncWidth),
 			),
 			mpb.AppendDecorators(
@@ -145,7 +145,9 @@ func (p *Progress) Step(name, what string) *Step {
 		it.bar = p.bars.New(0,
 			mpb.SpinnerStyle().PositionLeft(),
 			mpb.BarWidth(1),
-			mpb.PrependDecorators(decor.Name(name, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
+			mpb.BarFillerClearOnComplete(),
+			mpb.BarFillerClearOnAbort(),
+			mpb.PrependDecorators(decor.Name(name, decor.WC{C: decor.DindentRight | decor.DextraSpace | decor.DSyncWidth})),
 			mpb.AppendDecorators(
 				decor.OnAbort(decor.OnComplete(decor.Name(what), "done"), "FAILED"),
 				decor.Name(" "),
@@ -162,7 +164,8 @@ func (p *Progress) Step(name, what string) *Step {
 // Step is a long step in progress.
 type Step struct{ it *item }
 
-// Done ends the step; msg (plain output) says what came of it.
+// Done ends the step; msg, when not empty, is the plain output's last line
+// (after "name: "), else "done (time)" or "FAILED".
 func (s *Step) Done(err error, msg string) {
 	s.it.doneMsg = msg
 	s.it.Done(err)
@@ -247,12 +250,12 @@ func (it *item) Done(err error) {
 	}
 	el := p.o.Now().Sub(it.start).Round(100 * time.Millisecond)
 	switch {
+	case it.doneMsg != "":
+		p.printf("%s: %s\n", it.name, it.doneMsg)
 	case err != nil && it.total > 0:
 		p.printf("download of %s failed\n", it.name)
 	case err != nil:
 		p.printf("%s: FAILED\n", it.name)
-	case it.doneMsg != "":
-		p.printf("%s: %s\n", it.name, it.doneMsg)
 	case it.total > 0:
 		p.printf("downloaded %s (%s in %s)\n", it.name, Size(it.n), el)
 	default:

@@ -167,19 +167,22 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	if err != nil {
 		return err
 	}
-	if p.Type != packaging.TypeDeb {
+	// Every deflate block gets complete Huffman codes (strict decoders
+	// refuse others; nfpm's compressors have no option for it): the deb's
+	// and rpm's gzip members are fixed after nfpm, which holds the whole
+	// package in memory anyway.
+	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb, packaging.TypeRPM: strictRPM}[p.Type]
+	if fix == nil {
 		if err := np.Package(info, w); err != nil {
 			return fmt.Errorf("build %s package: %w", p.Type, err)
 		}
 		return nil
 	}
-	// nfpm holds the whole deb in memory anyway; the gzip members get
-	// complete Huffman codes before it is written out.
-	var deb bytes.Buffer
-	if err := np.Package(info, &deb); err != nil {
+	var buf bytes.Buffer
+	if err := np.Package(info, &buf); err != nil {
 		return fmt.Errorf("build %s package: %w", p.Type, err)
 	}
-	fixed, err := strictDeb(deb.Bytes())
+	fixed, err := fix(buf.Bytes())
 	if err != nil {
 		return fmt.Errorf("build %s package: %w", p.Type, err)
 	}

@@ -22,10 +22,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pkgctl/pkgctl/packaging"
@@ -401,7 +403,11 @@ func productVersion(v string) (string, error) {
 	}
 	var n [3]int
 	for i := range n {
-		fmt.Sscan(m[i+1], &n[i])
+		x, err := strconv.Atoi(m[i+1])
+		if err != nil {
+			x = math.MaxInt // too long for an int: over every limit below
+		}
+		n[i] = x
 	}
 	if n[0] > 255 || n[1] > 255 || n[2] > 65535 {
 		return "", fmt.Errorf("msi: orbit version %q is beyond 255.255.65535, the largest ProductVersion", v)

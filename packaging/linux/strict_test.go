@@ -35,11 +35,10 @@ func arMembers(t *testing.T, b []byte) map[string][]byte {
 	return m
 }
 
-// TestDebStrictDeflate: a deb carrying zero runs, a short pattern, random
-// bytes, text and real PE files has gzip members with complete Huffman
-// codes only, and dpkg-deb still reads every file back.
-func TestDebStrictDeflate(t *testing.T) {
-	dpkgDeb := testenv.NeedTool(t, "dpkg-deb", "dpkg")
+// strictInputs builds a package of type typ carrying zero runs, a short
+// pattern, random bytes, text and real PE files, and returns it with them.
+func strictInputs(t *testing.T, typ string) ([]byte, []testenv.Input) {
+	t.Helper()
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
@@ -48,7 +47,7 @@ func TestDebStrictDeflate(t *testing.T) {
 		}
 		return p
 	}
-	o := (&packaging.Options{Type: packaging.TypeDeb, StartService: true}).WithDefaults()
+	o := (&packaging.Options{Type: typ, StartService: true}).WithDefaults()
 	l, err := packaging.NewLayout(o, packaging.Inputs{
 		Components: []packaging.Component{
 			{Name: "orbit", Platform: "linux", Channel: "stable", File: "orbit", Source: write("orbit", make([]byte, 300000)), Version: "1.40.0"},
@@ -67,11 +66,33 @@ func TestDebStrictDeflate(t *testing.T) {
 		l.Entries = append(l.Entries, packaging.Entry{Path: "/opt/orbit/test/" + strconv.Itoa(i), Kind: packaging.KindFile,
 			Mode: 0o644, Owner: "root", Group: "root", Source: write(strconv.Itoa(i), in.Data)})
 	}
-	var buf bytes.Buffer
-	if err := (&Packager{Type: packaging.TypeDeb, format: "deb"}).Package(context.Background(), l, &buf); err != nil {
+	p, err := packaging.PackagerFor(typ)
+	if err != nil {
 		t.Fatal(err)
 	}
-	m := arMembers(t, buf.Bytes())
+	var buf bytes.Buffer
+	if err := p.Package(context.Background(), l, &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), inputs
+}
+
+// compareExtracted checks the test files under root.
+func compareExtracted(t *testing.T, tool, root string, inputs []testenv.Input) {
+	t.Helper()
+	for i, in := range inputs {
+		if b, err := os.ReadFile(filepath.Join(root, "opt/orbit/test", strconv.Itoa(i))); err != nil || !bytes.Equal(b, in.Data) {
+			t.Errorf("%s: %s extracted %d bytes (%v), want the %d packaged", in.Name, tool, len(b), err, len(in.Data))
+		}
+	}
+}
+
+// TestDebStrictDeflate: the deb's gzip members have complete Huffman codes
+// only, and dpkg-deb still reads every file back.
+func TestDebStrictDeflate(t *testing.T) {
+	dpkgDeb := testenv.NeedTool(t, "dpkg-deb", "dpkg")
+	data, inputs := strictInputs(t, packaging.TypeDeb)
+	m := arMembers(t, data)
 	for _, name := range []string{"control.tar.gz", "data.tar.gz"} {
 		if m[name] == nil {
 			t.Fatalf("no %s in the deb", name)
@@ -80,18 +101,61 @@ func TestDebStrictDeflate(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	deb := write("t.deb", buf.Bytes())
+	dir := t.TempDir()
+	deb := filepath.Join(dir, "t.deb")
+	if err := os.WriteFile(deb, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	x := filepath.Join(dir, "x")
 	if out, err := exec.Command(dpkgDeb, "-x", deb, x).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb -x: %v\n%s", err, out)
 	}
-	for i, in := range inputs {
-		if b, err := os.ReadFile(filepath.Join(x, "opt/orbit/test", strconv.Itoa(i))); err != nil || !bytes.Equal(b, in.Data) {
-			t.Errorf("%s: dpkg-deb extracted %d bytes (%v), want the %d packaged", in.Name, len(b), err, len(in.Data))
-		}
-	}
+	compareExtracted(t, "dpkg-deb", x, inputs)
 	if out, err := exec.Command(dpkgDeb, "--info", deb).CombinedOutput(); err != nil {
 		t.Errorf("dpkg-deb --info: %v\n%s", err, out)
+	}
+}
+
+// TestRPMStrictDeflate: the rpm's gzip payload has complete Huffman codes
+// only; rpm accepts its digests and rpm2cpio reads every file back.
+func TestRPMStrictDeflate(t *testing.T) {
+	rpmBin := testenv.NeedTool(t, "rpm", "rpm")
+	rpm2cpio := testenv.NeedTool(t, "rpm2cpio", "rpm")
+	cpio := testenv.NeedTool(t, "cpio", "cpio")
+	data, inputs := strictInputs(t, packaging.TypeRPM)
+	sig, err := parseRPMHeader(data[rpmLeadSize:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := rpmLeadSize + (len(sig.raw)+7)&^7
+	hdr, err := parseRPMHeader(data[start:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := flatecheck.CheckGzip(bytes.NewReader(data[start+len(hdr.raw):])); err != nil {
+		t.Errorf("payload: %v", err)
+	}
+	dir := t.TempDir()
+	rpm := filepath.Join(dir, "t.rpm")
+	if err := os.WriteFile(rpm, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbpath := filepath.Join(dir, "db")
+	out, err := exec.Command(rpmBin, "--dbpath", dbpath, "-Kv", "--nosignature", rpm).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Payload SHA256 digest: OK") || !strings.Contains(string(out), "Header SHA256 digest: OK") {
+		t.Errorf("rpm -Kv: %v\n%s", err, out)
+	}
+	// cpio writes each file to stdout only: the payload's names are
+	// absolute, and nothing may land outside the test's directory.
+	for i, in := range inputs {
+		cmd := exec.Command("sh", "-c", `"$0" "$1" | "$2" -i --to-stdout --quiet "$3"`, rpm2cpio, rpm, cpio, "*/opt/orbit/test/"+strconv.Itoa(i))
+		cmd.Dir = dir
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		if err != nil || !bytes.Equal(b, in.Data) {
+			t.Errorf("%s: rpm2cpio | cpio gave %d bytes (%v %s), want the %d packaged", in.Name, len(b), err, stderr.Bytes(), len(in.Data))
+		}
 	}
 }
 
@@ -119,5 +183,22 @@ func TestStrictDebRefuses(t *testing.T) {
 	in := arMagic + member("debian-binary", "2.0\n") + member("a", "odd")
 	if out, err := strictDeb([]byte(in)); err != nil || string(out) != in {
 		t.Errorf("strictDeb changed an archive with nothing to fix: %v", err)
+	}
+}
+
+func TestStrictRPMRefuses(t *testing.T) {
+	lead := append([]byte{0xed, 0xab, 0xee, 0xdb}, make([]byte, rpmLeadSize-4)...)
+	for _, tc := range []struct {
+		name string
+		rpm  []byte
+		want string
+	}{
+		{"not rpm", []byte("!<arch>\n"), "not an rpm file"},
+		{"no signature header", append(lead, "junk"...), "signature header"},
+		{"header past the end", append(lead, 0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0), "larger than the file"},
+	} {
+		if _, err := strictRPM(tc.rpm); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: strictRPM = %v, want an error with %q", tc.name, err, tc.want)
+		}
 	}
 }
