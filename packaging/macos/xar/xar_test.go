@@ -4,6 +4,7 @@ import (
 	"github.com/pkgctl/pkgctl/internal/testenv"
 
 	"bytes"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/binary"
@@ -295,6 +296,53 @@ func TestOpenRejectsTruncated(t *testing.T) {
 	for _, n := range []int{0, 10, 28, 100, int(headerAndTOCSize(b)) + 5} {
 		if _, err := xar.Open(bytes.NewReader(b[:n]), int64(n)); err == nil {
 			t.Errorf("Open of the first %d bytes succeeded", n)
+		}
+	}
+}
+
+// TestReadForeignChecksums reads archives bsdtar writes with an md5 TOC
+// checksum, with no checksums at all, and with md5 member checksums.
+func TestReadForeignChecksums(t *testing.T) {
+	bsdtar := testenv.NeedTool(t, "bsdtar", "libarchive-tools")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("hello xar"), 0o755)
+	for _, tc := range []struct {
+		opts string
+		hash crypto.Hash
+	}{
+		{"xar:toc-checksum=md5", crypto.MD5},
+		{"xar:toc-checksum=none,xar:checksum=none", 0},
+		{"xar:toc-checksum=sha1,xar:checksum=md5", crypto.SHA1},
+	} {
+		out := filepath.Join(dir, "t.xar")
+		cmd := exec.Command(bsdtar, "--format", "xar", "--options", tc.opts, "-cf", out, "-C", src, "a.txt")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("bsdtar %s: %v\n%s", tc.opts, err, b)
+		}
+		data, _ := os.ReadFile(out)
+		x, err := xar.Open(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.opts, err)
+		}
+		if x.HashFunc != tc.hash {
+			t.Errorf("%s: TOC hash %v", tc.opts, x.HashFunc)
+		}
+		got, err := x.ReadFile("a.txt")
+		if err != nil || string(got) != "hello xar" {
+			t.Errorf("%s: %q %v", tc.opts, got, err)
+		}
+		if e := x.File("a.txt"); e.Mode.Perm() != 0o755 {
+			t.Errorf("%s: mode %v", tc.opts, e.Mode)
+		}
+		if tc.hash == 0 {
+			continue
+		}
+		// The TOC checksum still guards the TOC.
+		data[30] ^= 1
+		if _, err := xar.Open(bytes.NewReader(data), int64(len(data))); err == nil {
+			t.Errorf("%s: a changed TOC byte opens", tc.opts)
 		}
 	}
 }
