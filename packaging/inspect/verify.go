@@ -80,6 +80,9 @@ func (v *verifier) add(code, sev, subject, format string, args ...any) {
 // components checks every component against the TUF metadata it ships with.
 func (v *verifier) components() {
 	r := v.r
+	if r.raw != nil && r.raw.partial {
+		return // the payload could not be read: its structural finding says so
+	}
 	if len(r.Components) > 0 && r.TUF == nil {
 		v.add("TUF-METADATA-MISSING", SevError, "tuf-metadata.json", "the installer has components but no TUF metadata for orbit")
 		return
