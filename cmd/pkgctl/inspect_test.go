@@ -121,3 +121,20 @@ func TestInspectVerifyDiffRun(t *testing.T) {
 		t.Errorf("diff of a file with itself: %s", out.String())
 	}
 }
+
+func TestPackageVerifyFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{{nil, false}, {[]string{"--verify"}, true}, {[]string{"--verify=false"}, false}} {
+		var got *PackageOptions
+		cmd := newCmdPackage(&PackageOptions{Getenv: func(string) (string, bool) { return "", false }}, func(o *PackageOptions) error { got = o; return nil })
+		cmd.SetArgs(append([]string{"--type=deb"}, tc.args...))
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if got.Verify != tc.want {
+			t.Errorf("%v: Verify = %v", tc.args, got.Verify)
+		}
+	}
+}
