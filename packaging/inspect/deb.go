@@ -113,7 +113,14 @@ func sectionOf(f *os.File, members []arMember, name string) io.Reader {
 }
 
 // arMembers lists the members with the offsets of their data.
-func arMembers(f *os.File) ([]arMember, error) {
+func arMembers(f *os.File) (_ []arMember, err error) {
+	// blakesmith/ar panics on a header whose numeric fields are malformed
+	// (slice bounds): untrusted input must give an error instead.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed ar member header: %v", p)
+		}
+	}()
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
