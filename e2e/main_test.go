@@ -54,7 +54,9 @@ func testMain(m *testing.M) (int, error) {
 	if pkgctlBin, err = buildPkgctl(workDir); err != nil {
 		return 1, err
 	}
-	code := m.Run()
+	// Fails the run if anything under /etc, /opt or /usr changed: the
+	// installers' payloads must never land in the machine's own /.
+	code := testenv.MainUntouched(m)
 	closeShared()
 	return code, nil
 }
@@ -172,7 +174,7 @@ func needTool(t *testing.T, tool, debianPackage string) string {
 // exit fails the test unless allowFail.
 func tool(t *testing.T, allowFail bool, name string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	cmd := testenv.Command(name, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "TZ=UTC")
 	out, err := cmd.CombinedOutput()
 	if err != nil && !allowFail {

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -267,7 +266,7 @@ for s in o.listdir(): print("/".join(s).encode("unicode_escape").decode())
 // toolIn runs a tool in dir and returns its output; failures are returned.
 func toolIn(t *testing.T, dir, name string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	cmd := testenv.Command(name, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()

@@ -24,6 +24,8 @@ type BuildEnv struct {
 	Logf func(format string, args ...any)
 	// Warnf prints a warning during the build (a CloudFront fallback); nil means Logf.
 	Warnf func(format string, args ...any)
+	// Notef prints the progress of long steps (notarization); nil means Logf.
+	Notef func(format string, args ...any)
 	// ToolVersion is pkgctl's version, sent in the User-Agent.
 	ToolVersion string
 	// Dir resolves a relative --outfile and holds the default output; "" is the
@@ -314,6 +316,9 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 	if l.Signing, err = signingIdentityFor(o); err != nil {
 		return nil, err
 	}
+	if l.PGP, err = pgpSignerFor(o, mtime); err != nil {
+		return nil, err
+	}
 	var sign func(tmp string) error
 	if l.Signing != nil {
 		fsig, ok := p.(FileSigner)
@@ -321,6 +326,30 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 			return nil, &NotSupportedError{What: "signing --type=" + o.Type}
 		}
 		sign = func(tmp string) error { return fsig.SignFile(ctx, l, tmp) }
+	}
+	notarize, err := notarizeStep(ctx, o, env, filepath.Base(out))
+	if err != nil {
+		return nil, err
+	}
+	if notarize != nil {
+		signOnly := sign
+		if signOnly == nil {
+			return nil, flagErr("notarize", "--notarize needs a signed package")
+		}
+		sign = func(tmp string) error {
+			if err := signOnly(tmp); err != nil {
+				return err
+			}
+			return notarize(tmp)
+		}
+	}
+	var detached []byte // signature file beside the package
+	var detachedExt string
+	if ds, ok := p.(DetachedSigner); ok && l.PGP != nil {
+		sign = func(tmp string) (err error) {
+			detachedExt, detached, err = signDetached(ds, l, tmp)
+			return err
+		}
 	}
 	if env.Verify != nil {
 		signStep := sign
@@ -345,6 +374,12 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 	}, sign)
 	if err != nil {
 		return nil, err
+	}
+	if detached != nil {
+		if _, err := WriteAtomic(out+detachedExt, func(w io.Writer) error { _, err := w.Write(detached); return err }); err != nil {
+			os.Remove(out) // a package without its signature file is not what was asked for
+			return nil, err
+		}
 	}
 	return &Result{Path: out, Version: l.Version, Size: size, Components: comps, Targets: infos}, nil
 }

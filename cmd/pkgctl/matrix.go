@@ -101,8 +101,20 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	outfiles := map[string]string{}
 	var mbuilds []packaging.MatrixBuild
 	warned := newWarningSet()
+	var profiles []*ProfileOptions // type: mobileconfig builds: written, not packaged
 	for _, b := range builds {
 		o := b.Options
+		if o.Type == TypeMobileconfig {
+			po := &ProfileOptions{Streams: opts.Streams, Options: *o}
+			if err := checkProfile(po); err != nil {
+				return &usageError{fmt.Errorf("build %s: %w", b.Name, err)}
+			}
+			if po.Options.CustomOutfile == "" {
+				po.Options.CustomOutfile = b.Name + ".mobileconfig"
+			}
+			profiles = append(profiles, po)
+			continue
+		}
 		warnings, err := o.Prepare()
 		if err == nil {
 			var more []string
@@ -152,6 +164,12 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 			fmt.Fprintf(s.ErrOut, format+"\n", args...)
 		}
 	}
+	var noteMu sync.Mutex
+	env.Notef = func(format string, args ...any) {
+		noteMu.Lock()
+		defer noteMu.Unlock()
+		fmt.Fprintf(errOut, format+"\n", args...)
+	}
 	fmt.Fprintf(msg, "Generating %d fleetd agent(s)...\n", len(mbuilds))
 	mp := newMatrixProgress(prog, len(mbuilds))
 	outs := packaging.BuildMatrix(cmd.Context(), mbuilds, env, packaging.MatrixOptions{
@@ -168,6 +186,17 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	}
 	writeSummary(msg, outs)
 	buildErr := packaging.MatrixErr(outs)
+	// Profiles hold enroll secrets: written beside the installers (0600), never
+	// in the manifest nor published.
+	for _, po := range profiles {
+		path, signed, err := writeProfile(po)
+		if err != nil {
+			fmt.Fprintf(errOut, "profile %s failed: %v\n", po.Options.CustomOutfile, err)
+			buildErr = errors.Join(buildErr, err)
+			continue
+		}
+		fmt.Fprintf(msg, "Wrote the configuration profile %s%s\n", path, map[bool]string{true: " (signed)", false: ""}[signed])
+	}
 	for _, o := range outs {
 		if o.Err != nil {
 			fmt.Fprintf(errOut, "build %s failed: %v\n", o.Build.Name, o.Err)

@@ -84,7 +84,9 @@ func publishCmdRun(cmd *cobra.Command, opts *PublishOptions) error {
 		return &usageError{errors.New("nothing to publish: give FILE arguments or --manifest")}
 	}
 	p.HTTPClient, p.Sleep = opts.HTTPClient, opts.Sleep
-	p.Logf = func(format string, args ...any) { fmt.Fprintf(opts.Streams.Msg(opts.Streams.Out), format+"\n", args...) }
+	p.Logf = func(format string, args ...any) {
+		fmt.Fprintf(opts.Streams.Msg(opts.Streams.Out), format+"\n", args...)
+	}
 	return publishRun(cmd, p)
 }
 

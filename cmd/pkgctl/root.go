@@ -50,6 +50,7 @@ func NewCmdRoot(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdDocs(s))
 	root.AddCommand(NewCmdCloudFront(s))
 	root.AddCommand(NewCmdPublish(s, nil))
+	root.AddCommand(NewCmdProfile(s, nil))
 	root.AddCommand(NewCmdUpdates(s, nil))
 	root.AddCommand(NewCmdInspect(s, nil), NewCmdVerify(s, nil), NewCmdDiff(s, nil))
 	root.AddCommand(NewCmdMan(s))
@@ -101,11 +102,7 @@ func execute(ctx context.Context, args []string, s Streams) int {
 		err = errInterrupted
 	}
 	if err != nil {
-		if errors.Is(err, errInterrupted) {
-			fmt.Fprintln(s.ErrOut, "pkgctl: interrupted")
-		} else {
-			fmt.Fprintf(s.ErrOut, "Error: %s\n", err)
-		}
+		fmt.Fprintf(s.ErrOut, "Error: %s\n", err) // "Error: interrupted" after Ctrl-C
 	}
 	return exitCode(err)
 }
@@ -126,7 +123,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errInterrupted) || errors.Is(err, context.Canceled):
+	case errors.Is(err, errInterrupted): // execute turns any error of a signalled run into it
 		return exitInterrupted
 	case errors.As(err, &ue), errors.As(err, &fe):
 		return exitUsage

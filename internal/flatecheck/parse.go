@@ -131,10 +131,8 @@ func (p *parser) stored(b *block) error {
 	if n != ^nn&0xFFFF {
 		return fmt.Errorf("stored block length %#04x does not match its complement %#04x", n, nn)
 	}
-	for i := uint32(0); i < n; i++ {
-		if _, err := p.br.bits(8); err != nil {
-			return err
-		}
+	if err := p.br.skip(int(n)); err != nil {
+		return err
 	}
 	b.Size = int64(n)
 	return nil

@@ -18,6 +18,7 @@ import (
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
 
 	"github.com/pkgctl/pkgctl/packaging"
+	"github.com/pkgctl/pkgctl/packaging/linux/rpmpayload"
 )
 
 // Packager builds one Linux package format.
@@ -88,6 +89,19 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 	info.RPM.Summary = packaging.PackageDescription
 	info.ArchLinux.Packager = Maintainer
 	return nfpm.WithDefaults(info)
+}
+
+// DetachedSignature signs an Arch package the way makepkg --sign does: a
+// binary detached signature in <package>.sig. deb and rpm carry theirs inside.
+func (p *Packager) DetachedSignature(l *packaging.Layout, pkg io.Reader) (string, []byte, error) {
+	if p.Type != packaging.TypeArchZst || l.PGP == nil {
+		return "", nil, nil
+	}
+	sig, err := l.PGP.Sign(pkg, false)
+	if err != nil {
+		return "", nil, fmt.Errorf("sign %s package: %w", p.Type, err)
+	}
+	return ".sig", sig, nil
 }
 
 // Package writes the package for l to w. Generated content is staged in a
@@ -167,11 +181,39 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	if err != nil {
 		return err
 	}
+	if p.Type == packaging.TypeRPM {
+		if l.PGP != nil {
+			// The header and header+payload signatures, made by writeRPM
+			// after its payload rewrite, over the final bytes.
+			info.RPM.Signature.SignFn = func(r io.Reader) ([]byte, error) { return l.PGP.Sign(r, false) }
+		}
+		return writeRPM(np, info, w)
+	}
 	// Every deflate block gets complete Huffman codes (strict decoders
 	// refuse others; nfpm's compressors have no option for it): the deb's
-	// and rpm's gzip members are fixed after nfpm, which holds the whole
-	// package in memory anyway.
-	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb, packaging.TypeRPM: strictRPM}[p.Type]
+	// gzip members and the Arch package's .MTREE are fixed here after nfpm
+	// (which holds debs in memory anyway), the rpm's payload by
+	// rpmpayload.Relativize in writeRPM.
+	if p.Type == packaging.TypeArchZst {
+		// nfpm streams this one: through a file, not memory.
+		path := filepath.Join(stage, "package.pkg.tar.zst")
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		err = np.Package(info, f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = strictArch(path, w)
+		}
+		if err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
+		return nil
+	}
+	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb}[p.Type]
 	if fix == nil {
 		if err := np.Package(info, w); err != nil {
 			return fmt.Errorf("build %s package: %w", p.Type, err)
@@ -186,6 +228,41 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	if err != nil {
 		return fmt.Errorf("build %s package: %w", p.Type, err)
 	}
+	if l.PGP != nil && p.Type == packaging.TypeDeb {
+		// Signed last, over the final bytes: an armored signature in
+		// _gpgorigin (debsign, as nfpm writes it). Arch packages get a .sig
+		// (DetachedSignature); the rpm is signed in writeRPM.
+		if fixed, err = signDeb(fixed, l.MTime, l.PGP.Sign); err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
+	}
 	_, err = w.Write(fixed)
+	return err
+}
+
+// writeRPM builds the rpm with nfpm, then gives its payload "./"-relative
+// member names as rpmbuild writes them (nfpm writes absolute ones, which
+// `rpm2cpio | cpio -idm` extracts into the real /). A signer set in
+// info.RPM.Signature.SignFn signs after the rewrite, which would otherwise
+// break the signature; a KeyFile signature is refused for the same reason.
+func writeRPM(np nfpm.Packager, info *nfpm.Info, w io.Writer) error {
+	if info.RPM.Signature.KeyFile != "" {
+		return fmt.Errorf("build rpm package: sign through RPM.Signature.SignFn, not KeyFile: the payload is rewritten after nfpm builds it")
+	}
+	sign := info.RPM.Signature.SignFn
+	info.RPM.Signature.SignFn = nil
+	var buf bytes.Buffer
+	if err := np.Package(info, &buf); err != nil {
+		return fmt.Errorf("build rpm package: %w", err)
+	}
+	var signer rpmpayload.SignFunc
+	if sign != nil {
+		signer = rpmpayload.SignFunc(sign)
+	}
+	out, err := rpmpayload.Relativize(buf.Bytes(), signer)
+	if err != nil {
+		return fmt.Errorf("build rpm package: %w", err)
+	}
+	_, err = w.Write(out)
 	return err
 }

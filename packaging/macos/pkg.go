@@ -123,7 +123,7 @@ func (Packager) SignFile(ctx context.Context, l *packaging.Layout, path string) 
 	if l.Signing == nil {
 		return errors.New("pkg: no signing identity")
 	}
-	if err := xar.Sign(ctx, path, l.Signing.Certificates, l.Signing.Key); err != nil {
+	if err := xar.Sign(ctx, path, l.Signing.Certificates, l.Signing.Key, l.Signing.Timestamper); err != nil {
 		return fmt.Errorf("sign the package: %w", err)
 	}
 	f, err := os.Open(path)

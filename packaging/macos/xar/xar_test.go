@@ -120,7 +120,7 @@ func TestBsdtarAnd7zReadOurXar(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	if out, err := exec.Command(bsdtar, "-xf", path, "-C", dir).CombinedOutput(); err != nil {
+	if out, err := testenv.Command(bsdtar, "-xf", path, "-C", dir).CombinedOutput(); err != nil {
 		t.Fatalf("bsdtar -xf: %v\n%s", err, out)
 	}
 	for n, want := range content {
@@ -146,7 +146,7 @@ func TestOneChangedHeapByteIsRejected(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.pkg")
 	os.WriteFile(bad, b, 0o644)
 
-	out, err := exec.Command(testenv.NeedTool(t, "bsdtar", "libarchive-tools"), "-xf", bad, "-C", t.TempDir()).CombinedOutput()
+	out, err := testenv.Command(testenv.NeedTool(t, "bsdtar", "libarchive-tools"), "-xf", bad, "-C", t.TempDir()).CombinedOutput()
 	if err == nil {
 		t.Errorf("bsdtar -xf accepted a xar with a changed heap byte:\n%s", out)
 	}

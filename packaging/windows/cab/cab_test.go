@@ -109,7 +109,7 @@ func TestGcabListsAndExtracts(t *testing.T) {
 
 	xdir := filepath.Join(dir, "x")
 	os.Mkdir(xdir, 0o755)
-	if out, err := exec.Command("gcab", "-x", "-C", xdir, path).CombinedOutput(); err != nil {
+	if out, err := testenv.Command("gcab", "-x", "-C", xdir, path).CombinedOutput(); err != nil {
 		t.Fatalf("gcab -x: %v\n%s", err, out)
 	}
 	for _, f := range files {
@@ -174,7 +174,7 @@ func TestCorruptionDetected(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "bad.cab")
 		os.WriteFile(path, bad, 0o644)
 		xdir := t.TempDir()
-		if out, err := exec.Command("gcab", "-x", "-C", xdir, path).CombinedOutput(); err == nil {
+		if out, err := testenv.Command("gcab", "-x", "-C", xdir, path).CombinedOutput(); err == nil {
 			t.Errorf("byte %d flipped: gcab -x succeeded:\n%s", at, out)
 		}
 	}
@@ -198,7 +198,7 @@ func TestOnlyEmptyFiles(t *testing.T) {
 	data := buildCab(t, []testFile{{"a", nil}, {"b", nil}}, Options{})
 	path := filepath.Join(t.TempDir(), "e.cab")
 	os.WriteFile(path, data, 0o644)
-	if out, err := exec.Command("gcab", "-x", "-C", t.TempDir(), path).CombinedOutput(); err != nil {
+	if out, err := testenv.Command("gcab", "-x", "-C", t.TempDir(), path).CombinedOutput(); err != nil {
 		t.Fatalf("gcab -x of a cabinet of empty files: %v\n%s", err, out)
 	}
 	c, err := Open(bytes.NewReader(data), int64(len(data)))
@@ -341,7 +341,7 @@ func TestBsdtarExtracts(t *testing.T) {
 	os.WriteFile(path, data, 0o644)
 	x := filepath.Join(dir, "x")
 	os.Mkdir(x, 0o755)
-	if out, err := exec.Command("bsdtar", "-xf", path, "-C", x).CombinedOutput(); err != nil {
+	if out, err := testenv.Command("bsdtar", "-xf", path, "-C", x).CombinedOutput(); err != nil {
 		t.Fatalf("bsdtar -x: %v\n%s", err, out)
 	}
 	for _, f := range files {
@@ -353,7 +353,7 @@ func TestBsdtarExtracts(t *testing.T) {
 	bad := append([]byte(nil), data...)
 	bad[len(bad)-100] ^= 1
 	os.WriteFile(path, bad, 0o644)
-	if out, err := exec.Command("bsdtar", "-xf", path, "-C", t.TempDir()).CombinedOutput(); err == nil {
+	if out, err := testenv.Command("bsdtar", "-xf", path, "-C", t.TempDir()).CombinedOutput(); err == nil {
 		t.Errorf("bsdtar extracted a cabinet with a flipped byte:\n%s", out)
 	}
 }

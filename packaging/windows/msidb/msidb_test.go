@@ -128,7 +128,11 @@ func writeTemp(t *testing.T, data []byte) string {
 
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).Output()
+	cmd := testenv.Command(name, args...)
+	// msiinfo export writes a Binary table's streams to Binary/ in its
+	// working directory: keep them in a temp dir, not in the source tree.
+	cmd.Dir = t.TempDir()
+	out, err := cmd.Output()
 	if err != nil {
 		stderr := ""
 		if ee, ok := err.(*exec.ExitError); ok {
