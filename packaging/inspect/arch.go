@@ -52,12 +52,28 @@ func readArch(f *os.File, size int64, opt Options) (*contents, error) {
 		c.find("ARCH-PKGINFO", SevError, ".PKGINFO", "pkgname or pkgver is missing")
 	}
 	c.sortEntries()
+	archSignature(c, f, size, opt)
 	if mtree == nil {
 		c.find("ARCH-MTREE-MISSING", SevWarning, ".MTREE", "no .MTREE; pacman cannot check the files")
 		return c, nil
 	}
 	checkMtree(c, mtree)
 	return c, nil
+}
+
+// archSignature reads the detached OpenPGP signature pacman looks for beside
+// the package (<file>.sig), when there is one.
+func archSignature(c *contents, f *os.File, size int64, opt Options) {
+	sigFile, err := os.Open(f.Name() + ".sig")
+	if err != nil {
+		return
+	}
+	defer sigFile.Close()
+	sig, err := io.ReadAll(io.LimitReader(sigFile, 1<<20))
+	if err != nil {
+		return
+	}
+	c.sigs = append(c.sigs, pgpSignature("arch-pgp", io.NewSectionReader(f, 0, size), sig, opt))
 }
 
 // checkMtree compares the sha256digest of each regular file in .MTREE with

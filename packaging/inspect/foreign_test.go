@@ -234,10 +234,21 @@ rpm:
 			if format == "deb" {
 				off = int64(bytes.Index(buf.Bytes(), []byte("data.tar")) + 60 + 30)
 			}
-			r := checkForeign(t, out, want, "foreign-nfpm", off, Options{})
 			if format == "archlinux" {
-				return // Arch packages carry no signature
+				// pacman reads a detached <package>.sig beside the package.
+				ents, err := ReadKeyring(readFile(t, key))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sig bytes.Buffer
+				if err := openpgp.DetachSign(&sig, ents[0], bytes.NewReader(buf.Bytes()), nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(out+".sig", sig.Bytes(), 0o600); err != nil {
+					t.Fatal(err)
+				}
 			}
+			r := checkForeign(t, out, want, "foreign-nfpm", off, Options{})
 			// rpm: one signature over the header, one over header and payload.
 			if len(r.Signatures) == 0 {
 				t.Fatal("no signature found")
@@ -247,7 +258,7 @@ rpm:
 					t.Fatalf("signatures %+v, want key %s", r.Signatures, keyID)
 				}
 			}
-			if fs := Verify(r, VerifyOptions{}); !hasCode(fs, "SIG-"+strings.ToUpper(format)+"-PGP-UNCHECKED") {
+			if fs := Verify(r, VerifyOptions{}); !hasCode(fs, "SIG-"+strings.ToUpper(map[string]string{"archlinux": "arch"}[format]+map[string]string{"deb": "deb", "rpm": "rpm"}[format])+"-PGP-UNCHECKED") {
 				t.Errorf("without --gpg-key: %+v", fs)
 			}
 			r = mustOpen(t, out, Options{Keyring: keyring})
@@ -400,4 +411,13 @@ func TestForeignApple(t *testing.T) {
 	if fs := verifyFile(t, tamper(t, signed, xarSignatureOffset(t, raw)), Options{}); !hasCode(fs, "SIG-XAR-RSA-INVALID") {
 		t.Errorf("signature tampered: %+v", fs)
 	}
+}
+
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

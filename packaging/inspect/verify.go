@@ -220,7 +220,7 @@ func (v *verifier) signatures() {
 			v.add(code+"-INVALID", SevError, s.Kind, "%s", s.Error)
 		case s.Trusted != nil && !*s.Trusted:
 			v.add(code+"-UNTRUSTED", SevError, s.Kind, "%s", s.Error)
-		case !s.Valid && s.Trusted == nil && (s.Kind == "rpm-pgp" || s.Kind == "deb-pgp"):
+		case !s.Valid && s.Trusted == nil && strings.HasSuffix(s.Kind, "-pgp"):
 			v.add(code+"-UNCHECKED", SevWarning, s.Kind, "signed by key %s; pass --gpg-key to check it", s.KeyID)
 		}
 		at, warn := v.opt.Now, true
