@@ -4,11 +4,13 @@ import (
 	"github.com/pkgctl/pkgctl/internal/testenv"
 
 	"bytes"
+	"compress/zlib"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/binary"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -344,5 +346,38 @@ func TestReadForeignChecksums(t *testing.T) {
 		if _, err := xar.Open(bytes.NewReader(data), int64(len(data))); err == nil {
 			t.Errorf("%s: a changed TOC byte opens", tc.opts)
 		}
+	}
+}
+
+// TestReadLargeModes reads a TOC whose <mode> holds a whole st_mode (type
+// bits included, as some writers put it) and setuid/sticky bits.
+func TestReadLargeModes(t *testing.T) {
+	toc := `<?xml version="1.0" encoding="UTF-8"?><xar><toc>` +
+		`<checksum style="sha1"><offset>0</offset><size>20</size></checksum>` +
+		`<file id="1"><name>bin</name><type>directory</type><mode>0041777</mode></file>` +
+		`<file id="2"><name>tool</name><type>file</type><mode>0104755</mode></file>` +
+		`</toc></xar>`
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte(toc))
+	zw.Close()
+	sum := sha1.Sum(z.Bytes())
+	hdr := make([]byte, 28)
+	copy(hdr, "xar!")
+	binary.BigEndian.PutUint16(hdr[4:], 28)
+	binary.BigEndian.PutUint16(hdr[6:], 1)
+	binary.BigEndian.PutUint64(hdr[8:], uint64(z.Len()))
+	binary.BigEndian.PutUint64(hdr[16:], uint64(len(toc)))
+	binary.BigEndian.PutUint32(hdr[24:], 1)
+	data := append(append(hdr, z.Bytes()...), sum[:]...)
+	x, err := xar.Open(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := x.File("bin"); d == nil || !d.Mode.IsDir() || d.Mode.Perm() != 0o777 || d.Mode&fs.ModeSticky == 0 {
+		t.Errorf("bin: %+v", d)
+	}
+	if f := x.File("tool"); f == nil || f.Mode.Perm() != 0o755 || f.Mode&fs.ModeSetuid == 0 {
+		t.Errorf("tool: %+v", f)
 	}
 }
