@@ -145,6 +145,9 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	prog := opts.Streams.progress()
 	s := opts.Streams.above(prog)
 	env := packaging.BuildEnv{ToolVersion: versionString(), Warnf: s.Warnf}
+	if opts.Verify || cfgPath != "" && !cmd.Flags().Changed("verify") {
+		env.Verify = verifyOutput
+	}
 	if prog != nil {
 		env.Progress = prog
 		defer prog.Stop()
