@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build cross test deps demo bench lint man
+.PHONY: all build cross test fuzz deps demo demo-serve bench lint man
 
 all: build
 
@@ -31,12 +31,27 @@ cross:
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/pkgctl
 	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/pkgctl
 
+# test fails when the run changed anything under /etc, /opt or /usr
+# (internal/cmd/untouched); tools that unpack run in testenv.Sandbox.
 test: deps cross
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) build -o bin/untouched ./internal/cmd/untouched
+	bin/untouched $(GO) test -count=1 -timeout 40m ./...
+	GO=$(GO) .ci/fuzz 3s
 
-demo: deps
+# fuzz runs every fuzz target for FUZZTIME each (default 5m): `make test`
+# runs them for 3s only.
+FUZZTIME ?= 5m
+fuzz:
+	GO=$(GO) .ci/fuzz $(FUZZTIME)
+
+# demo needs only Go: no root, no apt. The Debian tools are for `make test`.
+demo:
 	$(GO) run ./internal/cmd/demo
+
+# demo-serve serves the demo's TUF repository again (https://127.0.0.1:8443).
+demo-serve:
+	$(GO) run ./internal/cmd/demo serve
 
 # bench measures every format on a real agent (LLVM, Wine's DLLs, Go programs)
 # against its compression floor and peer tools; BENCH_FLAGS="-n 1 -teams 1,10".

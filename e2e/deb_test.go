@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pkgctl/pkgctl/internal/testenv"
 )
 
 // TestDeb builds .deb installers through nginx and checks them with dpkg-deb,
@@ -185,7 +187,7 @@ func checkScripts(t *testing.T, dir string, ss scriptSet) {
 		if err := os.WriteFile(log, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("/bin/sh", filepath.Join(dir, script), arg)
+		cmd := testenv.Command("/bin/sh", filepath.Join(dir, script), arg)
 		cmd.Env = append([]string{"PATH=" + stubs + ":/usr/bin:/bin", "STUB_LOG=" + log}, env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s %s: %v\n%s", script, arg, err, out)

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,7 +54,9 @@ func testMain(m *testing.M) (int, error) {
 	if pkgctlBin, err = buildPkgctl(workDir); err != nil {
 		return 1, err
 	}
-	code := m.Run()
+	// Fails the run if anything under /etc, /opt or /usr changed: the
+	// installers' payloads must never land in the machine's own /.
+	code := testenv.MainUntouched(m)
 	closeShared()
 	return code, nil
 }
@@ -171,7 +174,7 @@ func needTool(t *testing.T, tool, debianPackage string) string {
 // exit fails the test unless allowFail.
 func tool(t *testing.T, allowFail bool, name string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	cmd := testenv.Command(name, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "TZ=UTC")
 	out, err := cmd.CombinedOutput()
 	if err != nil && !allowFail {
@@ -292,7 +295,32 @@ func runIn(t *testing.T, dir string, extra []string, args ...string) runResult {
 	if r.Code == 0 {
 		checkNewInstallers(t, dir, installers)
 	}
+	if len(args) > 0 && args[0] == "package" && r.Code == 0 {
+		verifyInstallers(t, dir)
+	}
 	return r
+}
+
+// verifyInstallers runs `pkgctl verify` on every installer under dir: each
+// installer a test builds must be sound by pkgctl's own checks too.
+func verifyInstallers(t *testing.T, dir string) {
+	t.Helper()
+	var found []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			for _, ext := range []string{".deb", ".rpm", ".pkg.tar.zst", ".pkg", ".msi"} {
+				if strings.HasSuffix(p, ext) {
+					found = append(found, p)
+				}
+			}
+		}
+		return nil
+	})
+	for _, p := range found {
+		if v := runIn(t, dir, nil, "verify", p); v.Code != 0 {
+			t.Errorf("pkgctl verify %s: exit %d\n%s%s", filepath.Base(p), v.Code, v.Stdout, v.Stderr)
+		}
+	}
 }
 
 // filteredEnv is the test's environment without the variables that change what

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pkgctl/pkgctl/internal/testenv"
+	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/templates"
 )
 
@@ -175,6 +175,10 @@ func TestMSITools(t *testing.T) {
 				if strings.Contains(exports["Property"], s.EnrollSecret) {
 					t.Error("the enroll secret is in the Property table")
 				}
+				// secret.txt and both client keys: SYSTEM and Administrators only.
+				if n := strings.Count(exports["MsiLockPermissionsEx"], "\t"+packaging.SDDLSecret); n != 3 {
+					t.Errorf("MsiLockPermissionsEx has %d rows with the secret descriptor, want 3 (secret.txt, fleet_client.key, update_client.key):\n%s", n, exports["MsiLockPermissionsEx"])
+				}
 				if !strings.Contains(exports["ServiceInstall"], "Fleet osquery") || !strings.Contains(exports["ServiceInstall"], "LocalSystem") {
 					t.Errorf("ServiceInstall:\n%s", exports["ServiceInstall"])
 				}
@@ -267,7 +271,7 @@ for s in o.listdir(): print("/".join(s).encode("unicode_escape").decode())
 // toolIn runs a tool in dir and returns its output; failures are returned.
 func toolIn(t *testing.T, dir, name string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
+	cmd := testenv.Command(name, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()

@@ -105,6 +105,11 @@ func (b pkgSpec) args(t *testing.T, s *sharedEnv, sg *pkgSigner) []string {
 	if b.Identifier != "" {
 		args = append(args, "--identifier="+b.Identifier)
 	}
+	if b.Sign != "" {
+		// Offline: the default time stamp comes from Apple's server (TestPkgTimestamped
+		// uses a local one).
+		args = append(args, "--macos-sign-timestamp-url=none")
+	}
 	switch b.Sign {
 	case "file":
 		args = append(args, "--macos-devid-pem="+sg.PEMFile)
@@ -265,7 +270,7 @@ func TestPkg(t *testing.T) {
 			if err := os.MkdirAll(root, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(cpioBin, "-idm", "--quiet", "--no-absolute-filenames")
+			cmd := testenv.Command(cpioBin, "-idm", "--quiet", "--no-absolute-filenames")
 			cmd.Dir, cmd.Stdin = root, bytes.NewReader(payload)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("cpio -idm: %v\n%s", err, out)
@@ -449,7 +454,7 @@ func TestPkg(t *testing.T) {
 
 			t.Run("postinstall", func(t *testing.T) {
 				scripts := t.TempDir()
-				cmd := exec.Command(cpioBin, "-idm", "--quiet", "--no-absolute-filenames")
+				cmd := testenv.Command(cpioBin, "-idm", "--quiet", "--no-absolute-filenames")
 				cmd.Dir, cmd.Stdin = scripts, bytes.NewReader(gunzip(t, read("base.pkg/Scripts")))
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Fatalf("cpio Scripts: %v\n%s", err, out)
@@ -517,7 +522,7 @@ func TestPkgSigningErrors(t *testing.T) {
 		{"no key", []string{"--macos-devid-pem=" + writeFile(t, dir, "cert.pem", cert)}, []string{"--macos-devid-pem", "no PEM private key"}},
 		{"both forms", []string{"--macos-devid-pem=" + writeFile(t, dir, "x.pem", cert), "--macos-devid-pem-content=x"}, []string{"may not be provided together"}},
 		{"sign identity", []string{"--sign-identity=Developer ID Installer: X"}, []string{"--sign-identity", "--macos-devid-pem"}},
-		{"notarize", []string{"--notarize"}, []string{"--notarize", "not supported"}},
+		{"notarize unsigned", []string{"--notarize"}, []string{"--notarize", "--macos-devid-pem"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runPkgctl(t, "fleet-osquery.pkg", append(append([]string{}, base...), c.args...)...)
@@ -824,7 +829,7 @@ func checkPostinstall(t *testing.T, script string, service bool) {
 			}
 		}
 		os.WriteFile(log, nil, 0o644)
-		cmd := exec.Command(bash, script, "/path/to/fleet-osquery.pkg", "/", vol+"/", "/")
+		cmd := testenv.Command(bash, script, "/path/to/fleet-osquery.pkg", "/", vol+"/", "/")
 		cmd.Env = []string{"PATH=" + stubs + ":/usr/bin:/bin", "STUB_LOG=" + log}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("postinstall: %v\n%s", err, out)
@@ -841,7 +846,13 @@ func checkPostinstall(t *testing.T, script string, service bool) {
 			if _, err := os.Stat(filepath.Join(vol, "opt/orbit/.inband_upgrade")); err == nil {
 				t.Error("postinstall left /opt/orbit/.inband_upgrade")
 			}
-			time.Sleep(500 * time.Millisecond) // the delayed restart runs in the background
+			// The delayed restart runs in the background: wait for its last call.
+			for i := 0; i < 200; i++ {
+				if data, _ := os.ReadFile(log); strings.Contains(string(data), "launchctl kickstart") {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
 		data, _ := os.ReadFile(log)
 		return strings.Split(strings.TrimSpace(string(data)), "\n")
@@ -862,8 +873,10 @@ func checkPostinstall(t *testing.T, script string, service bool) {
 	if got, want := strings.Join(calls, "\n"), strings.Join(append([]string{"pkill fleet-desktop"}, wantCalls...), "\n"); got != want {
 		t.Errorf("postinstall calls:\n%s\nwant:\n%s", got, want)
 	}
+	// In-band upgrade: later, Fleet Desktop is stopped too (fleetctl's
+	// macosPostinstallTemplate), then the job restarted.
 	calls = run(true)
-	if got, want := strings.Join(calls, "\n"), strings.Join(append([]string{"sleep 30"}, wantCalls...), "\n"); got != want {
+	if got, want := strings.Join(calls, "\n"), strings.Join(append([]string{"sleep 30", "pkill fleet-desktop"}, wantCalls...), "\n"); got != want {
 		t.Errorf("in-band upgrade postinstall calls:\n%s\nwant:\n%s", got, want)
 	}
 }

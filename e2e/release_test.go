@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,7 +85,7 @@ func extract(t *testing.T, typ, file, path string) []byte {
 		cpio := needTool(t, "cpio", "cpio")
 		// nfpm's rpm payload has absolute names: without --no-absolute-filenames
 		// cpio would write into / (as root, over the host's files).
-		c := exec.Command("sh", "-c", `"$1" "$2" | "$4" -idm --quiet --no-absolute-filenames -D "$3"`, "sh", rpm2cpio, file, dir, cpio)
+		c := testenv.Command("sh", "-c", `"$1" "$2" | "$4" -idm --quiet --no-absolute-filenames -D "$3"`, "sh", rpm2cpio, file, dir, cpio)
 		if out, err := c.CombinedOutput(); err != nil {
 			t.Fatalf("rpm2cpio | cpio: %v\n%s", err, out)
 		}

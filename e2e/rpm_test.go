@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -74,6 +76,30 @@ func TestRPM(t *testing.T) {
 				// Modes, owners and link targets as rpm's header records them.
 				out, _ = tool(t, false, rpm, "-qp", "--qf", "[%{FILEMODES:perms}\t%{FILEUSERNAME}\t%{FILEGROUPNAME}\t%{FILELINKTOS}\t%{FILENAMES}\n]", file)
 				compareListing(t, "rpm header file list", parseRPMList(t, out), want, false)
+			})
+
+			t.Run("rpm2cpio | cpio -t", func(t *testing.T) {
+				// Payload names are "./"-relative, as rpmbuild writes them, so
+				// `rpm2cpio | cpio -idm` extracts into the current directory.
+				archive, err := exec.Command(needTool(t, "rpm2cpio", "rpm"), file).Output()
+				if err != nil {
+					t.Fatalf("rpm2cpio: %v", err)
+				}
+				list := exec.Command(needTool(t, "cpio", "cpio"), "-t", "--quiet")
+				list.Stdin = bytes.NewReader(archive)
+				out, err := list.Output()
+				if err != nil {
+					t.Fatalf("cpio -t: %v", err)
+				}
+				names := strings.Fields(string(out))
+				if len(names) == 0 {
+					t.Fatal("cpio -t listed nothing")
+				}
+				for _, n := range names {
+					if !strings.HasPrefix(n, "./") {
+						t.Errorf("payload member %q is not ./-relative", n)
+					}
+				}
 			})
 
 			t.Run("rpmlint", func(t *testing.T) {

@@ -1,17 +1,19 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/binary"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/pkgctl/pkgctl/internal/flatecheck"
 	"github.com/pkgctl/pkgctl/internal/testenv"
@@ -29,7 +31,7 @@ func installerStamps(t *testing.T, dir string) map[string]string {
 			return nil
 		}
 		switch filepath.Ext(p) {
-		case ".msi", ".pkg", ".deb", ".rpm":
+		case ".msi", ".pkg", ".deb", ".rpm", ".zst":
 			if fi, err := d.Info(); err == nil {
 				m[p] = strconv.FormatInt(fi.Size(), 10) + " " + fi.ModTime().Format(time.RFC3339Nano)
 			}
@@ -42,8 +44,8 @@ func installerStamps(t *testing.T, dir string) map[string]string {
 // checkNewInstallers holds every installer a run wrote under dir to what
 // strict decoders need: cabextract -t reads an MSI's cabinet, and every
 // deflate block of the cabinet, of a pkg's Payload, Scripts and zlib
-// members, of a deb's gzip members and of a gzip rpm payload has complete
-// Huffman codes.
+// members, of a deb's gzip members, of a gzip rpm payload and of an Arch
+// package's .MTREE has complete Huffman codes.
 func checkNewInstallers(t *testing.T, dir string, before map[string]string) {
 	t.Helper()
 	for p, stamp := range installerStamps(t, dir) {
@@ -59,6 +61,8 @@ func checkNewInstallers(t *testing.T, dir string, before map[string]string) {
 			checkDebDeflate(t, p)
 		case ".rpm":
 			checkRPMDeflate(t, p)
+		case ".zst":
+			checkArchDeflate(t, p)
 		}
 	}
 }
@@ -67,7 +71,7 @@ func checkMSIDeflate(t *testing.T, msi string) {
 	t.Helper()
 	msiinfo := needTool(t, "msiinfo", "msitools")
 	cabextract := needTool(t, "cabextract", "cabextract")
-	streams, err := exec.Command(msiinfo, "streams", msi).Output()
+	streams, err := testenv.Command(msiinfo, "streams", msi).Output()
 	if err != nil {
 		t.Fatalf("msiinfo streams %s: %v", msi, err)
 	}
@@ -77,7 +81,7 @@ func checkMSIDeflate(t *testing.T, msi string) {
 			continue
 		}
 		n++
-		data, err := exec.Command(msiinfo, "extract", msi, s).Output()
+		data, err := testenv.Command(msiinfo, "extract", msi, s).Output()
 		if err != nil {
 			t.Fatalf("msiinfo extract %s %s: %v", msi, s, err)
 		}
@@ -93,7 +97,7 @@ func checkMSIDeflate(t *testing.T, msi string) {
 		if err := os.WriteFile(f, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := exec.Command(cabextract, "-t", f).CombinedOutput(); err != nil {
+		if out, err := testenv.Command(cabextract, "-t", f).CombinedOutput(); err != nil {
 			t.Errorf("cabextract -t on the cabinet %s of %s: %v\n%s", s, filepath.Base(msi), err, out)
 		}
 	}
@@ -191,7 +195,7 @@ func TestStrictDeflateRealPE(t *testing.T) {
 	if err := env.Repo.Publish(); err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{"msi", "pkg", "deb", "rpm"} {
+	for _, typ := range []string{"msi", "pkg", "deb", "rpm", "pkg.tar.zst"} {
 		t.Run(typ, func(t *testing.T) {
 			r := runPkgctl(t, "fleet-osquery."+typ, append([]string{"package", "--type=" + typ, "--cache-dir=" + t.TempDir(),
 				"--fleet-url=https://fleet.example.com", "--enroll-secret=strict-deflate-secret"}, updateArgs(env, env.Server.URL)...)...)
@@ -224,5 +228,39 @@ func checkRPMDeflate(t *testing.T, rpm string) {
 	}
 	if err := flatecheck.CheckGzip(bytes.NewReader(b[off:])); err != nil {
 		t.Errorf("%s: payload: %v", filepath.Base(rpm), err)
+	}
+}
+
+func checkArchDeflate(t *testing.T, pkg string) {
+	t.Helper()
+	if !strings.HasSuffix(pkg, ".pkg.tar.zst") {
+		return
+	}
+	f, err := os.Open(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec, err := zstd.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	tr := tar.NewReader(dec)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			t.Errorf("%s: no .MTREE", pkg)
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", pkg, err)
+		}
+		if h.Name == ".MTREE" {
+			if err := flatecheck.CheckGzip(tr); err != nil {
+				t.Errorf("%s: .MTREE: %v", filepath.Base(pkg), err)
+			}
+			return
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pkgctl/pkgctl/internal/iox"
 	"github.com/pkgctl/pkgctl/internal/orbitversion"
+	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/update"
 )
 
@@ -24,11 +25,17 @@ type BuildEnv struct {
 	Logf func(format string, args ...any)
 	// Warnf prints a warning during the build (a CloudFront fallback); nil means Logf.
 	Warnf func(format string, args ...any)
+	// Notef prints the progress of long steps (notarization); nil means Logf.
+	Notef func(format string, args ...any)
 	// ToolVersion is pkgctl's version, sent in the User-Agent.
 	ToolVersion string
 	// Dir resolves a relative --outfile and holds the default output; "" is the
 	// current directory.
 	Dir string
+	// Verify, when set (--verify), checks each finished installer (signed,
+	// still at its temporary path) before it is renamed into place; an error
+	// leaves nothing at the output path.
+	Verify func(tmp string) error
 }
 
 // checkOrbitVersion checks the orbit target's custom metadata version, which
@@ -53,6 +60,9 @@ type Result struct {
 	Size       int64
 	Components []Component
 	Targets    []TargetInfo // TUF metadata of Components, in the same order
+	// Signature is the detached signature file written beside Path (an Arch
+	// package's .sig), or "".
+	Signature string
 }
 
 // Build fetches the agent, lays it out for o.Type and writes the installer,
@@ -132,7 +142,8 @@ func fetchPartial(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetche
 			f.Close()
 		}
 	}()
-	if f.work, err = os.MkdirTemp("", "pkgctl-build-"); err != nil {
+	sweepStale(opts, env)
+	if f.work, err = scratch.MkdirTemp("build"); err != nil {
 		return nil, fmt.Errorf("create work directory: %w", err)
 	}
 	f.shared = NewShared(f.work)
@@ -172,6 +183,36 @@ func fetchPartial(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetche
 		return nil, err
 	}
 	return f, nil
+}
+
+// sweepStale removes what killed pkgctl runs left in the temporary directory
+// and in the output directories of opts (scratch.Sweep): staged secrets,
+// work directories, partial installers.
+func sweepStale(opts []*Options, env BuildEnv) {
+	dirs := []string{os.TempDir()}
+	for _, o := range opts {
+		d := "."
+		if out := o.Outfile(); out != "" {
+			d = filepath.Dir(out)
+		} else if o.NativeTooling {
+			d = NativeToolingDir
+		}
+		if !filepath.IsAbs(d) && env.Dir != "" {
+			d = filepath.Join(env.Dir, d)
+		}
+		dirs = append(dirs, d)
+	}
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if abs, err := filepath.Abs(d); err == nil && !seen[abs] {
+			seen[abs] = true
+			for _, p := range scratch.Sweep(abs) {
+				if env.Logf != nil {
+					env.Logf("removed %s, left by a pkgctl run that did not finish", p)
+				}
+			}
+		}
+	}
 }
 
 // fetchOne downloads (or takes from the cache) one component and unpacks it.
@@ -222,6 +263,7 @@ func (f *Fetched) Close() {
 	if f.client != nil {
 		f.client.Close()
 	}
+	f.shared.Close()
 	if f.work != "" {
 		os.RemoveAll(f.work)
 	}
@@ -312,6 +354,9 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 	if l.Signing, err = signingIdentityFor(o); err != nil {
 		return nil, err
 	}
+	if l.PGP, err = pgpSignerFor(o, mtime); err != nil {
+		return nil, err
+	}
 	var sign func(tmp string) error
 	if l.Signing != nil {
 		fsig, ok := p.(FileSigner)
@@ -319,6 +364,44 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 			return nil, &NotSupportedError{What: "signing --type=" + o.Type}
 		}
 		sign = func(tmp string) error { return fsig.SignFile(ctx, l, tmp) }
+	}
+	notarize, err := notarizeStep(ctx, o, env, filepath.Base(out))
+	if err != nil {
+		return nil, err
+	}
+	if notarize != nil {
+		signOnly := sign
+		if signOnly == nil {
+			return nil, flagErr("notarize", "--notarize needs a signed package")
+		}
+		sign = func(tmp string) error {
+			if err := signOnly(tmp); err != nil {
+				return err
+			}
+			return notarize(tmp)
+		}
+	}
+	var detached []byte // signature file beside the package
+	var detachedExt string
+	if ds, ok := p.(DetachedSigner); ok && l.PGP != nil {
+		sign = func(tmp string) (err error) {
+			detachedExt, detached, err = signDetached(ds, l, tmp)
+			return err
+		}
+	}
+	if env.Verify != nil {
+		signStep := sign
+		sign = func(tmp string) error {
+			if signStep != nil {
+				if err := signStep(tmp); err != nil {
+					return err
+				}
+			}
+			if err := env.Verify(tmp); err != nil {
+				return fmt.Errorf("--verify %s: %w", out, err)
+			}
+			return nil
+		}
 	}
 	size, err := writeAtomicThen(out, func(w io.Writer) error {
 		if err := p.Package(WithShared(ctx, f.shared), l, w); err != nil {
@@ -330,7 +413,15 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Path: out, Version: l.Version, Size: size, Components: comps, Targets: infos}, nil
+	sigPath := ""
+	if detached != nil {
+		sigPath = out + detachedExt
+		if _, err := WriteAtomic(sigPath, func(w io.Writer) error { _, err := w.Write(detached); return err }); err != nil {
+			os.Remove(out) // a package without its signature file is not what was asked for
+			return nil, err
+		}
+	}
+	return &Result{Path: out, Version: l.Version, Size: size, Components: comps, Targets: infos, Signature: sigPath}, nil
 }
 
 // extract unpacks a verified tarball and describes what it held.
@@ -385,56 +476,52 @@ func WriteAtomic(path string, write func(io.Writer) error) (size int64, err erro
 }
 
 // writeAtomicThen is WriteAtomic with a step that may change the complete
-// temporary file (signing) before it is renamed into place.
+// temporary file (signing) before it is renamed into place. On Linux the
+// temporary file has no name until it is complete (O_TMPFILE), so a killed
+// build leaves no partial installer; elsewhere it is named with the process
+// id and the next run sweeps it (scratch).
 func writeAtomicThen(path string, write func(io.Writer) error, after func(tmp string) error) (size int64, err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".pkgctl-*")
+	out, err := scratch.CreateOutput(path)
 	if err != nil {
-		return 0, fmt.Errorf("create output file in %s: %w", dir, err)
+		return 0, fmt.Errorf("create output file in %s: %w", filepath.Dir(path), err)
 	}
-	tmp := f.Name()
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+			out.Abort()
 		}
 	}()
-	cw := &iox.CountingWriter{W: f}
+	cw := &iox.CountingWriter{W: out}
 	if err = write(cw); err != nil {
 		return 0, err
 	}
 	if after != nil {
-		// The step may replace the file (relic's xar signing renames a new one over
-		// it): close ours first and carry on with whatever is at tmp afterwards.
-		if err = f.Close(); err != nil {
+		// The step needs a path and may replace the file (relic's xar signing
+		// renames a new one over it): carry on with whatever is there afterwards.
+		tmp, nerr := out.Named()
+		if nerr != nil {
+			err = nerr
 			return 0, fmt.Errorf("write %s: %w", path, err)
 		}
 		if err = after(tmp); err != nil {
 			return 0, err
 		}
-		if f, err = os.OpenFile(tmp, os.O_RDWR, 0); err != nil {
+		if err = out.Reopen(); err != nil {
 			return 0, fmt.Errorf("write %s: %w", path, err)
 		}
-		st, serr := f.Stat()
+		st, serr := out.Stat()
 		if serr != nil {
 			err = serr
 			return 0, fmt.Errorf("write %s: %w", path, err)
 		}
 		cw.N = st.Size()
 	}
-	if err = f.Chmod(0o644); err != nil {
+	if err = out.Chmod(0o644); err != nil {
 		return 0, fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = f.Sync(); err != nil {
+	if err = out.Sync(); err != nil {
 		return 0, fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = f.Close(); err != nil {
-		return 0, fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err = out.Commit(); err != nil {
 		return 0, fmt.Errorf("write %s: %w", path, err)
 	}
 	return cw.N, nil

@@ -103,6 +103,8 @@ type Layout struct {
 	// Signing, when set, signs the installer (pkg, msi); the format must
 	// implement FileSigner.
 	Signing *SigningIdentity
+	// PGP, when set, signs a deb, rpm or Arch package with OpenPGP.
+	PGP *PGPSigner
 	// Windows holds what only a Windows installer needs (service, install-time
 	// properties); nil for other OSes.
 	Windows *WindowsInstall

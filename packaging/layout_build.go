@@ -231,6 +231,17 @@ func (w entryOwner) entry(e Entry) Entry {
 	return e
 }
 
+// legacyVarLib reports an orbit older than 0.0.11, which looks for its root at
+// /var/lib/orbit: fleetctl then adds the link /var/lib/orbit → /opt/orbit. A
+// version that does not parse is taken as newer, as fleetctl does.
+func legacyVarLib(version string) bool {
+	var major, minor, patch int
+	if n, err := fmt.Sscanf(version, "%d.%d.%d", &major, &minor, &patch); err != nil || n != 3 {
+		return false
+	}
+	return major == 0 && minor == 0 && patch < 11
+}
+
 // componentFor returns the component named name.
 func componentFor(comps []Component, name string) (Component, bool) {
 	for _, c := range comps {

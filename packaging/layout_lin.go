@@ -53,6 +53,9 @@ func linuxLayout(o *Options, in Inputs) (*Layout, error) {
 	for _, d := range []string{"/var/log/osquery", "/var/log/orbit"} {
 		l.add(linuxOwner.entry(Entry{Path: d, Kind: KindDir, Mode: dirMode}))
 	}
+	if legacyVarLib(orbit.Version) {
+		l.add(linuxOwner.entry(Entry{Path: "/var/lib/orbit", Kind: KindSymlink, Mode: 0o777, Link: root}))
+	}
 
 	env, err := templates.Render("linux/orbit.env", linuxEnvFor(o))
 	if err != nil {

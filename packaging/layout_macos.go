@@ -81,6 +81,8 @@ func macosLayout(o *Options, in Inputs) (*Layout, error) {
 		Label:        MacOSLaunchdLabel,
 		Plist:        MacOSLaunchdPlist,
 		InbandMarker: MacOSInbandMarker,
+		Root:         root,
+		LegacyVarLib: legacyVarLib(orbit.Version),
 	})
 	if err != nil {
 		return nil, err

@@ -262,3 +262,38 @@ func TestMacOSLayoutRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestLegacyVarLibLink: orbit before 0.0.11 gets /var/lib/orbit → /opt/orbit,
+// as fleetctl links it (pkg: in the postinstall; Linux: in the package).
+func TestLegacyVarLibLink(t *testing.T) {
+	for _, v := range []string{"0.0.10", "0.0.11", "1.40.0"} {
+		legacy := v == "0.0.10"
+		in := fakeMacInputs(t, false)
+		for i := range in.Components {
+			if in.Components[i].Name == "orbit" {
+				in.Components[i].Version = v
+			}
+		}
+		l, err := NewLayout(macOpts(nil), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(l.Scripts.PostInstall, `ln -sf /opt/orbit "$DEST/var/lib/orbit"`); got != legacy {
+			t.Errorf("orbit %s: pkg postinstall links /var/lib/orbit: %v, want %v", v, got, legacy)
+		}
+		lin := fakeInputs(t, ArchAMD64, false)
+		for i := range lin.Components {
+			if lin.Components[i].Name == "orbit" {
+				lin.Components[i].Version = v
+			}
+		}
+		ll, err := NewLayout(linuxOpts(nil), lin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := ll.Entry("/var/lib/orbit")
+		if (e != nil) != legacy || (e != nil && (e.Kind != KindSymlink || e.Link != "/opt/orbit")) {
+			t.Errorf("orbit %s: Linux /var/lib/orbit = %+v, want a link only before 0.0.11", v, e)
+		}
+	}
+}

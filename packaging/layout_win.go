@@ -22,7 +22,9 @@ const (
 
 	// SDDLDefault is every file's and folder's descriptor (SYSTEM and
 	// Administrators full control, Users read and execute, not inherited);
-	// SDDLSecret is secret.txt's (SYSTEM and Administrators only).
+	// SDDLSecret is that of secret.txt and of the TLS client keys (SYSTEM and
+	// Administrators only). fleetctl locks only secret.txt, and its keys
+	// inherit the folder's Users read access: pkgctl locks the keys on purpose.
 	SDDLDefault = "O:SYG:SYD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)"
 	SDDLSecret  = "O:SYG:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)"
 
@@ -63,7 +65,7 @@ func windowsLayout(o *Options, in Inputs) (*Layout, error) {
 	for i := range l.Entries {
 		e := &l.Entries[i]
 		e.SDDL = SDDLDefault
-		if e.Role == RoleEnrollSecret {
+		if e.Secret {
 			e.SDDL = SDDLSecret
 		}
 	}

@@ -137,3 +137,36 @@ func TestWindowsLayoutNoSecret(t *testing.T) {
 		t.Error("amd64 platform is windows")
 	}
 }
+
+// TestWindowsKeysLocked: the TLS client keys get secret.txt's descriptor
+// (SYSTEM and Administrators only); the certificates stay readable.
+func TestWindowsKeysLocked(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	o := (&Options{Type: TypeMSI, EnrollSecret: "s", FleetURL: "https://f",
+		FleetTLSClientCertificate: write("fc.crt"), FleetTLSClientKey: write("fc.key"),
+		UpdateTLSClientCertificate: write("uc.crt"), UpdateTLSClientKey: write("uc.key")}).WithDefaults()
+	l, err := NewLayout(o, windowsInputs(t, ArchAMD64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"secret.txt": SDDLSecret, "fleet_client.key": SDDLSecret, "update_client.key": SDDLSecret,
+		"fleet_client.crt": SDDLDefault, "update_client.crt": SDDLDefault,
+	} {
+		e := l.Entry("/Program Files/Orbit/" + name)
+		if e == nil {
+			t.Errorf("no %s", name)
+			continue
+		}
+		if e.SDDL != want {
+			t.Errorf("%s: SDDL %q, want %q", name, e.SDDL, want)
+		}
+	}
+}

@@ -55,6 +55,10 @@ type MatrixOptions struct {
 	MemoryBudget int64
 	// Event, when set, is told when a build starts (done false) and ends.
 	Event func(i int, b MatrixBuild, done bool, out *MatrixOutcome)
+	// Protected are files no build may write (the manifest, the config file,
+	// every input), by what they are; checked with SamePath for the outputs
+	// whose name is known only after the download (default names).
+	Protected []FlagPath
 }
 
 // BuildMatrix fetches once per group of builds that share update settings, then
@@ -136,8 +140,15 @@ func BuildMatrix(ctx context.Context, builds []MatrixBuild, env BuildEnv, mo Mat
 			claim := func(path string) error {
 				claimMu.Lock()
 				defer claimMu.Unlock()
-				if other, ok := claimed[path]; ok {
-					return fmt.Errorf("output %s is also written by build %s: give each build its own outfile", path, other)
+				for other, name := range claimed {
+					if SamePath(path, other) {
+						return fmt.Errorf("output %s is also written by build %s (as %s): give each build its own outfile", path, name, other)
+					}
+				}
+				for _, p := range mo.Protected {
+					if SamePath(path, p.Path) {
+						return fmt.Errorf("output %s is also %s (%s): an installer never replaces it", path, p.Flag, p.Path)
+					}
 				}
 				claimed[path] = b.Name
 				return nil

@@ -213,3 +213,36 @@ func TestMatrixMissingChannelFailsOnlyItsBuild(t *testing.T) {
 		t.Errorf("Fetch with a missing channel: %v", err)
 	}
 }
+
+// TestMatrixBadOrbitVersionFailsOnlyItsBuild: an orbit target whose version
+// no format can take fails the builds that need it, before its download,
+// naming the target; the others finish.
+func TestMatrixBadOrbitVersionFailsOnlyItsBuild(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	env, err := testenv.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	if err := env.Repo.AddTarget("orbit", "linux", "bad", "orbit", []byte("orbit"), "1.2.3\nDepends: evil"); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Repo.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	good := matrixOptions(t, env, "deb", "amd64", "https://f.example.com", "s", filepath.Join(out, "good.deb"), false)
+	bad := matrixOptions(t, env, "rpm", "amd64", "https://f.example.com", "s", filepath.Join(out, "bad.rpm"), false)
+	bad.OrbitChannel = "bad"
+	outs := packaging.BuildMatrix(context.Background(), []packaging.MatrixBuild{{Name: "good", Options: good}, {Name: "bad", Options: bad}},
+		packaging.BuildEnv{}, packaging.MatrixOptions{Parallel: 2})
+	if outs[0].Err != nil {
+		t.Errorf("good build: %v", outs[0].Err)
+	}
+	if err := outs[1].Err; err == nil || !strings.Contains(err.Error(), `TUF target "orbit/linux/bad/orbit"`) || !strings.Contains(err.Error(), "not a decimal number") {
+		t.Errorf("bad build: err %v, want one naming the target and the rule", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "bad.rpm")); err == nil {
+		t.Error("the refused build wrote its output")
+	}
+}

@@ -5,11 +5,11 @@ package packaging
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 )
 
 // Package types, as `--type` takes them.
@@ -33,6 +33,9 @@ const (
 	DefaultChannel        = "stable"
 	DefaultUpdateInterval = 15 * time.Minute
 	DefaultHostIdentifier = "uuid"
+	// DefaultMacOSSignTimestampURL is Apple's time-stamping server, which
+	// productsign and rcodesign use by default.
+	DefaultMacOSSignTimestampURL = "http://timestamp.apple.com/ts01"
 	// DefaultCPUQuota is the systemd unit's CPUQuota, in percent of one CPU
 	// (fleetctl ≥ 4.93.0 --cpu-quota; the fixed value before).
 	DefaultCPUQuota = "20"
@@ -108,6 +111,23 @@ type Options struct {
 	WindowsSignCertificate string // --windows-sign-certificate (path)
 	WindowsSignKey         string // --windows-sign-key (path)
 
+	// RFC 3161 time-stamping servers of the signatures; "none" (timestamp.None)
+	// for no time stamp. The pkg's defaults to Apple's server, as productsign's.
+	WindowsSignTimestampURL string // --windows-sign-timestamp-url
+	MacOSSignTimestampURL   string // --macos-sign-timestamp-url
+
+	// OpenPGP signing of deb, rpm and pkg.tar.zst: an armored private key
+	// (passphrase in PKGCTL_LINUX_SIGN_PASSPHRASE).
+	LinuxSignKey string // --linux-sign-key (path)
+
+	// Notarization (--notarize): the .p8 key as a file (the content is
+	// AppStoreConnectAPIKeyContent), the wait, and Apple's endpoints ("" = Apple's).
+	AppStoreConnectAPIKeyFile string        // --app-store-connect-api-key-file
+	NotarizeTimeout           time.Duration // --notarize-timeout
+	NotaryAPIURL              string        // --notary-api-url
+	NotaryS3Endpoint          string        // --notary-s3-endpoint
+	NotaryTicketURL           string        // --notary-ticket-url
+
 	// ArchSet records that --arch was given explicitly.
 	ArchSet bool
 	// HostOS is the OS the build runs on (runtime.GOOS); fleetctl's host checks use it.
@@ -137,6 +157,12 @@ func (o *Options) WithDefaults() *Options {
 	}
 	if o.HostIdentifier == "" {
 		o.HostIdentifier = DefaultHostIdentifier
+	}
+	if o.NotarizeTimeout == 0 {
+		o.NotarizeTimeout = DefaultNotarizeTimeout
+	}
+	if o.MacOSSignTimestampURL == "" {
+		o.MacOSSignTimestampURL = DefaultMacOSSignTimestampURL
 	}
 	if o.CPUQuota == "" {
 		o.CPUQuota = DefaultCPUQuota
@@ -173,17 +199,9 @@ func (o *Options) readUpdateRootsFile() error {
 	if !ok {
 		return nil
 	}
-	f, err := os.Open(name)
+	data, err := flagfile.Read(name, MaxUpdateRootsFile) // no FIFO, no device, bounded
 	if err != nil {
 		return &FlagError{Flag: "update-roots", Msg: "read --update-roots @" + name, Err: errors.Unwrap(err)}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxUpdateRootsFile+1))
-	if err != nil {
-		return &FlagError{Flag: "update-roots", Msg: "read --update-roots @" + name, Err: err}
-	}
-	if len(data) > MaxUpdateRootsFile {
-		return flagErr("update-roots", "--update-roots @%s: the file is larger than %d bytes; root metadata is a few KiB", name, MaxUpdateRootsFile)
 	}
 	o.UpdateRoots = string(data)
 	return nil

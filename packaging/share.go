@@ -3,6 +3,7 @@ package packaging
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 )
@@ -11,7 +12,8 @@ import (
 // payload prefix made of the same component files is computed once, by the
 // first build that needs it, and reused by the others. Values must depend
 // only on their key, so that a build gives the same bytes alone or in a
-// matrix. Files go in Dir, removed with the fetch.
+// matrix. Files go in the directory Do gives, removed with the fetch; values
+// that are io.Closers are closed by Close.
 type Shared struct {
 	dir  string
 	mu   sync.Mutex
@@ -39,7 +41,12 @@ func (s *Shared) Do(key string, fn func(dir string) (any, error)) (v any, cleanu
 			return nil, nil, fmt.Errorf("create work directory: %w", err)
 		}
 		v, err := fn(dir)
-		return v, func() { os.RemoveAll(dir) }, err
+		return v, func() {
+			if c, ok := v.(io.Closer); ok && err == nil {
+				c.Close()
+			}
+			os.RemoveAll(dir)
+		}, err
 	}
 	s.mu.Lock()
 	sv := s.vals[key]
@@ -58,6 +65,21 @@ func (s *Shared) Do(key string, fn func(dir string) (any, error)) (v any, cleanu
 		sv.v, sv.err = fn(dir)
 	})
 	return sv.v, func() {}, sv.err
+}
+
+// Close closes the values that are io.Closers (temporary files held open).
+func (s *Shared) Close() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sv := range s.vals {
+		if c, ok := sv.v.(io.Closer); ok && sv.err == nil {
+			c.Close()
+		}
+	}
+	s.vals = map[string]*sharedVal{}
 }
 
 type sharedKey struct{}

@@ -17,9 +17,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sassoftware/relic/v7/lib/pkcs9"
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/pkgctl/pkgctl/internal/flagfile"
+	"github.com/pkgctl/pkgctl/timestamp"
 )
 
 // SigningIdentity is a certificate chain and its private key, used by the
@@ -27,6 +29,8 @@ import (
 type SigningIdentity struct {
 	Certificates []*x509.Certificate // leaf first, then intermediates
 	Key          crypto.Signer
+	// Timestamper adds an RFC 3161 time stamp to the signature; nil for none.
+	Timestamper pkcs9.Timestamper
 }
 
 // FileSigner is implemented by formats that sign the finished installer in place.
@@ -123,9 +127,31 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-// signingIdentityFor loads the identity that signs o.Type's installer, or nil
-// when the build is not signed.
+// signingIdentityFor loads the identity that signs o.Type's installer, with
+// its time-stamping server, or nil when the build is not signed.
 func signingIdentityFor(o *Options) (*SigningIdentity, error) {
+	id, err := loadSigningIdentity(o)
+	if id == nil || err != nil {
+		return id, err
+	}
+	flag, raw := "macos-sign-timestamp-url", o.MacOSSignTimestampURL
+	if o.Type == TypeMSI {
+		flag, raw = "windows-sign-timestamp-url", o.WindowsSignTimestampURL
+	}
+	ts, err := timestamp.New(flag, raw)
+	if err != nil {
+		return nil, flagErr(flag, "%v", err)
+	}
+	if ts != nil {
+		ts.UserAgent = "pkgctl"
+		id.Timestamper = ts
+	}
+	return id, nil
+}
+
+// loadSigningIdentity reads the certificate and key that sign o.Type's
+// installer, or returns nil when the build is not signed.
+func loadSigningIdentity(o *Options) (*SigningIdentity, error) {
 	var id *SigningIdentity
 	var err error
 	flag := ""

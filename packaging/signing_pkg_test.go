@@ -24,7 +24,22 @@ func TestValidatePkgSigning(t *testing.T) {
 		{"identity and path", "linux", "sign-identity", "providing a sign identity and a Dev ID certificate is not supported", func(o *Options) { o.SignIdentity, o.MacOSDevIDPEM = "X", pem }},
 		{"identity on linux", "linux", "sign-identity", "--macos-devid-pem", func(o *Options) { o.SignIdentity = "X" }},
 		{"identity on darwin", "darwin", "sign-identity", "not supported yet", func(o *Options) { o.SignIdentity = "X" }},
-		{"notarize", "linux", "notarize", "not supported", func(o *Options) { o.Notarize = true }},
+		{"notarize unsigned", "linux", "notarize", "--notarize needs a signed package", func(o *Options) { o.Notarize = true }},
+		{"notarize without issuer", "linux", "app-store-connect-api-key-id", "both an App Store Connect API key and issuer must be set", func(o *Options) {
+			o.Notarize, o.MacOSDevIDPEM, o.AppStoreConnectAPIKeyID = true, pem, "K"
+		}},
+		{"notarize without key", "linux", "app-store-connect-api-key-content", "(.p8)", func(o *Options) {
+			o.Notarize, o.MacOSDevIDPEM, o.AppStoreConnectAPIKeyID, o.AppStoreConnectAPIKeyIssuer = true, pem, "K", "I"
+		}},
+		{"notarize bad key", "linux", "app-store-connect-api-key-content", "not a .p8 key", func(o *Options) {
+			o.Notarize, o.MacOSDevIDPEM, o.AppStoreConnectAPIKeyID, o.AppStoreConnectAPIKeyIssuer, o.AppStoreConnectAPIKeyContent = true, pem, "K", "I", "secret-not-a-key"
+		}},
+		{"notarize key file missing", "linux", "app-store-connect-api-key-file", "read --app-store-connect-api-key-file", func(o *Options) {
+			o.Notarize, o.MacOSDevIDPEM, o.AppStoreConnectAPIKeyID, o.AppStoreConnectAPIKeyIssuer, o.AppStoreConnectAPIKeyFile = true, pem, "K", "I", pem+".p8"
+		}},
+		{"notary url", "linux", "notary-api-url", "https", func(o *Options) {
+			o.Notarize, o.MacOSDevIDPEM, o.AppStoreConnectAPIKeyID, o.AppStoreConnectAPIKeyIssuer, o.AppStoreConnectAPIKeyContent, o.NotaryAPIURL = true, pem, "K", "I", "x", "http://proxy.example.com"
+		}},
 		{"missing pem file", "linux", "macos-devid-pem", "read --macos-devid-pem", func(o *Options) { o.MacOSDevIDPEM = pem + ".missing" }},
 		{"pem file checked in validation", "linux", "macos-devid-pem", "no PEM certificate found", func(o *Options) { o.MacOSDevIDPEM = pem }},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/pkgctl/pkgctl/cloudfront"
 	"github.com/pkgctl/pkgctl/internal/flagfile"
 	"github.com/pkgctl/pkgctl/internal/safetext"
+	"github.com/pkgctl/pkgctl/timestamp"
 )
 
 // ExpiryWarningWindow is how close to expiry a certificate gets a warning.
@@ -165,6 +166,11 @@ func (o *Options) Validate() (warnings []string, err error) {
 		if st, err := os.Stat(filepath.Dir(o.CustomOutfile)); !o.NativeTooling && (err != nil || !st.IsDir()) {
 			return nil, flagErr("outfile", "--outfile %s: directory %s does not exist", o.CustomOutfile, filepath.Dir(o.CustomOutfile))
 		}
+		for _, in := range o.InputFiles() {
+			if SamePath(o.Outfile(), in.Path) {
+				return nil, flagErr("outfile", "--outfile %s is also --%s %s: the installer would replace an input", o.CustomOutfile, in.Flag, in.Path)
+			}
+		}
 	}
 
 	// fleetctl refuses any --arch but its default for pkg (the pkg is
@@ -191,8 +197,14 @@ func (o *Options) Validate() (warnings []string, err error) {
 		}
 		return nil, flagErr("sign-identity", "--sign-identity: %s; give the Developer ID Installer certificate and key as PEM with --macos-devid-pem or --macos-devid-pem-content", where)
 	}
-	if o.Type == TypePkg && o.Notarize {
-		return nil, flagErr("notarize", "--notarize is not supported by pkgctl: sign with --macos-devid-pem, then notarize the package with Apple's notarytool (or rcodesign notarize) and staple it")
+	if err := o.checkNotarize(); err != nil {
+		return nil, err
+	}
+	if _, set := os.LookupEnv("SOURCE_DATE_EPOCH"); set && o.Type == TypePkg && o.MacOSSignTimestampURL != "none" && (o.MacOSDevIDPEM != "" || o.MacOSDevIDCertificateContent != "") {
+		warn("SOURCE_DATE_EPOCH is set, but the signed pkg gets a time stamp from %s, which differs on every build: pass --macos-sign-timestamp-url=none for byte-identical packages", o.MacOSSignTimestampURL)
+	}
+	if o.Type == TypePkg && o.Notarize && o.MacOSSignTimestampURL == "none" {
+		warn("--notarize with --macos-sign-timestamp-url=none: Apple's notary service expects a secure time stamp on the signature and may judge the package Invalid")
 	}
 	if o.Type == TypePkg && o.MacOSDevIDPEM != "" {
 		if _, err := os.Stat(o.MacOSDevIDPEM); err != nil {
@@ -269,6 +281,21 @@ func (o *Options) Validate() (warnings []string, err error) {
 		}
 	}
 
+	for _, f := range []flagValue{{"windows-sign-timestamp-url", o.WindowsSignTimestampURL}, {"macos-sign-timestamp-url", o.MacOSSignTimestampURL}} {
+		if _, err := timestamp.New(f.flag, f.value); err != nil {
+			return nil, flagErr(f.flag, "%v", err)
+		}
+	}
+	if o.LinuxSignKey != "" && isLinuxType(o.Type) {
+		// Unlock now: a wrong passphrase or key type fails before any download.
+		at, err := SourceDate()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := pgpSignerFor(o, at); err != nil {
+			return nil, err
+		}
+	}
 	if o.WindowsSignKey != "" && o.WindowsSignCertificate == "" {
 		return nil, flagErr("windows-sign-key", "--windows-sign-key needs --windows-sign-certificate")
 	}
@@ -306,6 +333,11 @@ func (o *Options) noEffectWarnings() []string {
 	add(isPkg && o.DisableSetupExperience, "disable-setup-experience", "deb, rpm, pkg.tar.zst and msi")
 	add(o.Type == TypeMSI && !o.StartService, "service=false", "pkg, deb, rpm and pkg.tar.zst")
 	add(o.Type != TypeMSI && o.WindowsSignCertificate != "", "windows-sign-certificate", "msi")
+	add(o.Type != TypeMSI && o.WindowsSignTimestampURL != "", "windows-sign-timestamp-url", "signed msi")
+	add(!isLinux && o.LinuxSignKey != "", "linux-sign-key", "deb, rpm and pkg.tar.zst")
+	if o.Type == TypeMSI && o.WindowsSignCertificate == "" && o.WindowsSignTimestampURL != "" {
+		out = append(out, "--windows-sign-timestamp-url has no effect without --windows-sign-certificate (the msi is not signed)")
+	}
 	q, _ := o.CPUQuotaPercent()
 	add(!isLinux && q != defaultCPUQuotaPercent, "cpu-quota", "deb, rpm and pkg.tar.zst: the systemd unit")
 	return out

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v50/github"
+
+	"github.com/pkgctl/pkgctl/internal/safetext"
 )
 
 // DefaultMaxWait bounds the time spent waiting between retries of one run.
@@ -229,7 +231,7 @@ func (p *publisher) release(ctx context.Context) (*github.RepositoryRelease, err
 		return nil, err
 	}
 	if !notFound {
-		p.o.Logf("Using release %s (%s)", p.o.Tag, rel.GetHTMLURL())
+		p.o.Logf("Using release %s (%s)", p.o.Tag, safetext.Inert(rel.GetHTMLURL(), 0))
 		return rel, nil
 	}
 	// A draft has no tag yet, so GitHub does not find it by tag: look in the list.
@@ -270,7 +272,7 @@ func (p *publisher) release(ctx context.Context) (*github.RepositoryRelease, err
 	if err != nil {
 		return nil, err
 	}
-	p.o.Logf("Created release %s (%s)", p.o.Tag, rel.GetHTMLURL())
+	p.o.Logf("Created release %s (%s)", p.o.Tag, safetext.Inert(rel.GetHTMLURL(), 0))
 	return rel, nil
 }
 

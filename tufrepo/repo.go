@@ -252,7 +252,8 @@ func (r *Repo) Add(src, name, platform, version string, tags ...string) ([]strin
 	}
 	defer r.cleanStaged()
 
-	// Copy the file once into staged/ while hashing it, then copy that for each channel.
+	// Copy the file once into staged/ while hashing it, then hard-link that for each
+	// channel (a copy where the file system has no hard links): one copy on disk.
 	first := r.stagedTarget(paths[0])
 	tf, err := copyHashed(in, first)
 	if err != nil {
@@ -268,13 +269,7 @@ func (r *Repo) Add(src, name, platform, version string, tags ...string) ([]strin
 	for i, p := range paths {
 		staged := r.stagedTarget(p)
 		if i > 0 {
-			f, err := os.Open(first)
-			if err != nil {
-				return nil, fmt.Errorf("stage %s: %w", p, err)
-			}
-			_, err = copyHashed(f, staged)
-			f.Close()
-			if err != nil {
+			if err := linkOrCopy(first, staged); err != nil {
 				return nil, fmt.Errorf("stage %s: %w", p, err)
 			}
 		}
@@ -593,6 +588,28 @@ func (r *Repo) metaPath(name string) string { return filepath.Join(r.dir, repoDi
 
 func (r *Repo) stagedTarget(p string) string {
 	return filepath.Join(r.dir, stagedDir, "targets", filepath.FromSlash(p))
+}
+
+// linkFile is os.Link; tests replace it to exercise the copy fallback.
+var linkFile = os.Link
+
+// linkOrCopy makes dst a hard link to src, or a copy of it where the file system
+// cannot link. Every later change to a repository file replaces it by rename,
+// never in place, so files that share an inode never change together.
+func linkOrCopy(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if err := linkFile(src, dst); err == nil {
+		return nil
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = copyHashed(f, dst)
+	return err
 }
 
 // copyHashed copies in to a new file dst (0644; it will be served) and returns its length

@@ -140,11 +140,35 @@ func scrubURLError(err error, show string) error {
 // signingParam matches CloudFront's secret-bearing query parameters and cookies.
 var signingParam = regexp.MustCompile(`(?i)\b((?:CloudFront-)?(?:Signature|Policy))=[^&\s"'<>;]*`)
 
-// RedactSignedURL replaces the values of Signature and Policy (in a URL, or anywhere in a
-// message) with REDACTED: a signed URL is a bearer credential until it expires. Expires,
-// Key-Pair-Id and Hash-Algorithm stay, as they help diagnose a refusal.
+// userinfoPassword matches the password of a URL's user information
+// (https://user:password@host), anywhere in a message, %-escaped or not.
+var userinfoPassword = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://[^/?#@\s:"'<>]*):[^/?#@\s"'<>]*@`)
+
+// RedactSignedURL replaces the credentials that URLs carry (in a URL, or anywhere in
+// a message) with REDACTED: the values of CloudFront's Signature and Policy (a signed
+// URL is a bearer credential until it expires) and the password of user information
+// (https://user:REDACTED@host). Expires, Key-Pair-Id, Hash-Algorithm and the user name
+// stay, as they help diagnose a refusal.
 func RedactSignedURL(s string) string {
+	s = userinfoPassword.ReplaceAllString(s, "${1}:REDACTED@")
 	return signingParam.ReplaceAllString(s, "${1}=REDACTED")
+}
+
+// Redact is RedactSignedURL: every credential a URL can carry, redacted.
+func Redact(s string) string { return RedactSignedURL(s) }
+
+// redactedError shows err with its URL credentials redacted and unwraps to it.
+type redactedError struct{ err error }
+
+func (e *redactedError) Error() string { return Redact(e.err.Error()) }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactErr wraps err so that its message never shows a URL's credentials.
+func redactErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &redactedError{err}
 }
 
 // withFallback runs try against CloudFront, then against the origin if CloudFront failed

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -394,4 +396,38 @@ func TestCDNOptionsErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRedactURLPasswords(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://user:hunter2@tuf.example.com/x":                           "https://user:REDACTED@tuf.example.com/x",
+		`fetch "https://u:p%40ss@h:8443/timestamp.json": refused`:          `fetch "https://u:REDACTED@h:8443/timestamp.json": refused`,
+		"GET https://:secret@h/ and http://a:b@c/":                         "GET https://:REDACTED@h/ and http://a:REDACTED@c/",
+		"https://user@h/ keeps a user without password":                    "https://user@h/ keeps a user without password",
+		"https://d.cloudfront.net/x?Expires=1&Signature=abc&Key-Pair-Id=K": "https://d.cloudfront.net/x?Expires=1&Signature=REDACTED&Key-Pair-Id=K",
+		"no URL here: a:b@c":                                               "no URL here: a:b@c",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	err := redactErr(fmt.Errorf("wrap: %w", io.ErrUnexpectedEOF))
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Error("redactErr breaks the error chain")
+	}
+}
+
+// FuzzRedact: after Redact, no password of a scheme://user:password@ URL
+// remains in the text.
+func FuzzRedact(f *testing.F) {
+	f.Add("https://u:", "hunter2", "@host/x")
+	f.Fuzz(func(t *testing.T, before, password, after string) {
+		if len(password) < 4 || strings.ContainsAny(password, "/?#@ \t\n\f\r\"'<>") {
+			return
+		}
+		in := before + "https://user:" + password + "@" + after
+		if got := Redact(in); strings.Contains(got, "https://user:"+password+"@") {
+			t.Fatalf("Redact(%q) = %q keeps the password", in, got)
+		}
+	})
 }

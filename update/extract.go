@@ -11,10 +11,24 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/pkgctl/pkgctl/internal/flagfile"
+	"github.com/pkgctl/pkgctl/internal/safetext"
 )
 
-// ExtractTarGz extracts a .tar.gz into destDir (created 0755), keeping the permission bits of
-// regular files and directories. Symbolic links are allowed only if their target stays
+// Limits of what one component tarball may unpack to: far above any real agent
+// (Fleet Desktop unpacks to about 100 MB in a few hundred entries), far below
+// what would fill a disk. Variables so that tests can lower them.
+var (
+	MaxUnpackedBytes int64 = 4 << 30
+	MaxEntries             = 100_000
+)
+
+// ExtractTarGz extracts a .tar.gz into destDir (created 0755). Permission bits
+// are normalised, not kept: directories and files with any execute bit get
+// 0755, other files 0644, so a world-writable or setuid entry in a tarball is
+// never installed as such. The unpacked size and the entry count are capped
+// (MaxUnpackedBytes, MaxEntries). Symbolic links are allowed only if their target stays
 // inside destDir; nothing is ever written through a symbolic link. Any entry whose cleaned
 // path is absolute or escapes destDir ("..") is refused, as the agent's zip-slip check does,
 // and so are other entry types (hard links, devices, FIFOs). It returns the relative,
@@ -33,7 +47,7 @@ func ExtractTarGz(tarGzPath, destDir string) ([]string, error) {
 	if err := os.MkdirAll(destDir, 0o755); err != nil {
 		return nil, fmt.Errorf("extract %s: %w", tarGzPath, err)
 	}
-	x := &extractor{src: tarGzPath, dest: destDir, dirModes: map[string]fs.FileMode{}}
+	x := &extractor{src: tarGzPath, dest: destDir, dirModes: map[string]fs.FileMode{}, room: MaxUnpackedBytes}
 	if err := x.run(tar.NewReader(gz)); err != nil {
 		return nil, err
 	}
@@ -46,10 +60,21 @@ type extractor struct {
 	dirModes  map[string]fs.FileMode // applied at the end, so read-only dirs can be filled
 	dirOrder  []string
 	symlinks  [][2]string // entry name, local path
+	entries   int
+	room      int64 // bytes that may still be unpacked
+}
+
+// normalMode is the mode an entry is unpacked with: 0755 for directories and
+// executables, 0644 for other files.
+func normalMode(typeflag byte, mode fs.FileMode) fs.FileMode {
+	if typeflag == tar.TypeDir || mode&0o111 != 0 {
+		return 0o755
+	}
+	return 0o644
 }
 
 func (x *extractor) fail(name, format string, args ...any) error {
-	return fmt.Errorf("extract %s: refusing entry %q: %s", x.src, name, fmt.Sprintf(format, args...))
+	return fmt.Errorf("extract %s: refusing entry %s: %s", x.src, safetext.Quote(name), fmt.Sprintf(format, args...))
 }
 
 func (x *extractor) run(tr *tar.Reader) error {
@@ -60,6 +85,9 @@ func (x *extractor) run(tr *tar.Reader) error {
 		}
 		if err != nil {
 			return fmt.Errorf("extract %s: %w", x.src, err)
+		}
+		if x.entries++; x.entries > MaxEntries {
+			return fmt.Errorf("extract %s: more than %d entries (the limit for a component)", x.src, MaxEntries)
 		}
 		rel, err := x.checkName(hdr.Name)
 		if err != nil {
@@ -75,7 +103,7 @@ func (x *extractor) run(tr *tar.Reader) error {
 			return err
 		}
 		target := filepath.Join(x.dest, filepath.FromSlash(rel))
-		mode := hdr.FileInfo().Mode().Perm()
+		mode := normalMode(hdr.Typeflag, hdr.FileInfo().Mode().Perm())
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			if err := x.mkdir(hdr.Name, target); err != nil {
@@ -86,6 +114,10 @@ func (x *extractor) run(tr *tar.Reader) error {
 			}
 			x.dirModes[target] = mode
 		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // TypeRegA: old tars still use it
+			if hdr.Size > x.room {
+				return fmt.Errorf("extract %s: unpacks to more than %s (the limit for a component) at entry %s", x.src, flagfile.FormatSize(MaxUnpackedBytes), safetext.Quote(hdr.Name))
+			}
+			x.room -= hdr.Size
 			if err := x.writeFile(hdr.Name, target, mode, tr, hdr.Size); err != nil {
 				return err
 			}
@@ -127,6 +159,11 @@ func (x *extractor) checkName(name string) (string, error) {
 	slashed := strings.ReplaceAll(name, `\`, "/")
 	if name == "" {
 		return "", x.fail(name, "empty name")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return "", x.fail(name, "control character in the name")
+		}
 	}
 	if path.IsAbs(slashed) || filepath.IsAbs(name) || filepath.VolumeName(name) != "" || (len(slashed) > 1 && slashed[1] == ':') {
 		return "", x.fail(name, "absolute path")

@@ -59,6 +59,10 @@ func TestExtractTarGz(t *testing.T) {
 		{name: "Fleet Desktop.app/Contents/Resources", typ: tar.TypeSymlink, linkname: "../../private"},
 		{name: "dup", typ: tar.TypeReg, mode: 0o644, body: "first"},
 		{name: "dup", typ: tar.TypeReg, mode: 0o640, body: "second"},
+		{name: "world/", typ: tar.TypeDir, mode: 0o777},
+		{name: "world/writable", typ: tar.TypeReg, mode: 0o666, body: "w"},
+		{name: "world/osqueryd", typ: tar.TypeReg, mode: 0o4777, body: "x"},
+		{name: "world/group-exec", typ: tar.TypeReg, mode: 0o610, body: "g"},
 	})
 	dest := filepath.Join(t.TempDir(), "out")
 	names, err := ExtractTarGz(archive, dest)
@@ -78,6 +82,10 @@ func TestExtractTarGz(t *testing.T) {
 		"Fleet Desktop.app/Contents/Resources",
 		"dup",
 		"dup",
+		"world",
+		"world/writable",
+		"world/osqueryd",
+		"world/group-exec",
 	}
 	if strings.Join(names, "|") != strings.Join(wantNames, "|") {
 		t.Errorf("names\n got %q\nwant %q", names, wantNames)
@@ -91,12 +99,17 @@ func TestExtractTarGz(t *testing.T) {
 		{"Fleet Desktop.app/Contents", fs.ModeDir | 0o755}, // implicit parent
 		{"Fleet Desktop.app/Contents/MacOS/fleet-desktop", 0o755},
 		{"Fleet Desktop.app/Contents/Info.plist", 0o644},
-		{"private", fs.ModeDir | 0o700},
-		{"private/secret", 0o600},
-		{"readonly", fs.ModeDir | 0o555},
-		{"readonly/file", 0o444},
+		// Modes are normalised: 0755 for directories and executables, else 0644.
+		{"private", fs.ModeDir | 0o755},
+		{"private/secret", 0o644},
+		{"readonly", fs.ModeDir | 0o755},
+		{"readonly/file", 0o644},
 		{"Fleet Desktop.app/Contents/Current", fs.ModeSymlink},
-		{"dup", 0o640},
+		{"dup", 0o644},
+		{"world", fs.ModeDir | 0o755},
+		{"world/writable", 0o644},
+		{"world/osqueryd", 0o755},
+		{"world/group-exec", 0o755},
 	}
 	for _, m := range modes {
 		st, err := os.Lstat(filepath.Join(dest, filepath.FromSlash(m.path)))
@@ -192,4 +205,93 @@ func TestExtractTarGzBadInput(t *testing.T) {
 	if _, err := ExtractTarGz(filepath.Join(t.TempDir(), "missing.tar.gz"), t.TempDir()); err == nil {
 		t.Error("missing archive extracted")
 	}
+}
+
+// TestExtractLimits: a tarball that unpacks past the size or entry limit is
+// refused with an error naming the limit, before the data is written.
+func TestExtractLimits(t *testing.T) {
+	defer func(b int64, n int) { MaxUnpackedBytes, MaxEntries = b, n }(MaxUnpackedBytes, MaxEntries)
+	MaxUnpackedBytes, MaxEntries = 1<<30, 4
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	// A 2 GiB file of zeros compresses to a few MB; only its header is needed.
+	must(t, tw.WriteHeader(&tar.Header{Name: "bomb", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2 << 30}))
+	gz.Close()
+	bomb := filepath.Join(t.TempDir(), "bomb.tar.gz")
+	must(t, os.WriteFile(bomb, buf.Bytes(), 0o600))
+	dest := t.TempDir()
+	if _, err := ExtractTarGz(bomb, dest); err == nil || !strings.Contains(err.Error(), "unpacks to more than 1 GiB") {
+		t.Errorf("size bomb: err = %v", err)
+	}
+	if st, err := os.Stat(filepath.Join(dest, "bomb")); err == nil {
+		t.Errorf("size bomb: %d bytes written before refusing", st.Size())
+	}
+
+	var many []tarEntry
+	for i := 0; i < 5; i++ {
+		many = append(many, tarEntry{name: strings.Repeat("f", i+1), typ: tar.TypeReg, mode: 0o644})
+	}
+	if _, err := ExtractTarGz(writeTarGz(t, many), t.TempDir()); err == nil || !strings.Contains(err.Error(), "more than 4 entries") {
+		t.Errorf("entry flood: err = %v", err)
+	}
+	if _, err := ExtractTarGz(writeTarGz(t, many[:4]), t.TempDir()); err != nil {
+		t.Errorf("4 entries: %v", err)
+	}
+}
+
+func TestExtractRefusesControlCharacters(t *testing.T) {
+	for _, name := range []string{"a\x1b[2J", "b\nc", "d\u009be"} {
+		_, err := ExtractTarGz(writeTarGz(t, []tarEntry{{name: name, typ: tar.TypeReg, mode: 0o644}}), t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), "control character") || strings.ContainsAny(err.Error(), "\x1b\n\u009b") {
+			t.Errorf("%q: err = %v", name, err)
+		}
+	}
+}
+
+// FuzzExtractTarGz: whatever a tarball holds, extraction never panics and
+// never puts anything outside its destination.
+func FuzzExtractTarGz(f *testing.F) {
+	seed := func(entries []tarEntry) []byte {
+		var buf bytes.Buffer
+		gz := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(gz)
+		for _, e := range entries {
+			tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.linkname, Size: int64(len(e.body))})
+			tw.Write([]byte(e.body))
+		}
+		tw.Close()
+		gz.Close()
+		return buf.Bytes()
+	}
+	f.Add(seed([]tarEntry{{name: "a/", typ: tar.TypeDir, mode: 0o755}, {name: "a/b", typ: tar.TypeReg, mode: 0o4777, body: "x"}}))
+	f.Add(seed([]tarEntry{{name: "l", typ: tar.TypeSymlink, linkname: "../../x"}, {name: "l/f", typ: tar.TypeReg, body: "y"}}))
+	f.Add(seed([]tarEntry{{name: "../x", typ: tar.TypeReg, body: "z"}}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		root := t.TempDir()
+		src := filepath.Join(root, "in.tar.gz")
+		if err := os.WriteFile(src, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dest := filepath.Join(root, "out", "dest")
+		ExtractTarGz(src, dest)
+		// Only in.tar.gz and out/dest may exist at the top.
+		ents, _ := os.ReadDir(root)
+		for _, e := range ents {
+			if e.Name() != "in.tar.gz" && e.Name() != "out" {
+				t.Fatalf("extraction wrote %s outside its destination", e.Name())
+			}
+		}
+		if ents, _ := os.ReadDir(filepath.Join(root, "out")); len(ents) > 1 {
+			t.Fatalf("extraction wrote beside its destination: %v", ents)
+		}
+		filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o022 != 0 {
+					t.Fatalf("%s unpacked with mode %v", p, fi.Mode())
+				}
+			}
+			return nil
+		})
+	})
 }

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/net/http/httpproxy"
 
 	"github.com/pkgctl/pkgctl/internal/flagfile"
+	"github.com/pkgctl/pkgctl/internal/scratch"
 )
 
 // DefaultURL is fleetctl's default update server.
@@ -145,16 +146,21 @@ type Target struct {
 
 // New validates opts and builds the HTTP client. It does not use the network.
 func New(opts Options) (*Client, error) {
-	c := &Client{
-		progress: opts.Progress,
-		logf:     opts.Logf,
+	c, err := buildClient(opts)
+	return c, redactErr(err)
+}
+
+func buildClient(opts Options) (*Client, error) {
+	c := &Client{progress: opts.Progress}
+	// Every message about a URL passes through Redact: --update-url may hold
+	// a password, CloudFront URLs a signature.
+	c.logf = func(string, ...any) {}
+	if logf := opts.Logf; logf != nil {
+		c.logf = func(format string, args ...any) { logf("%s", Redact(fmt.Sprintf(format, args...))) }
 	}
-	if c.logf == nil {
-		c.logf = func(string, ...any) {}
-	}
-	c.warnf = opts.Warnf
-	if c.warnf == nil {
-		c.warnf = c.logf
+	c.warnf = c.logf
+	if warnf := opts.Warnf; warnf != nil {
+		c.warnf = func(format string, args ...any) { warnf("%s", Redact(fmt.Sprintf(format, args...))) }
 	}
 	v := opts.Version
 	if v == "" {
@@ -226,7 +232,7 @@ func New(opts Options) (*Client, error) {
 		}
 		c.cacheDir = opts.CacheDir
 	}
-	c.tmpDir, err = os.MkdirTemp("", "pkgctl-update-")
+	c.tmpDir, err = scratch.MkdirTemp("update")
 	if err != nil {
 		return nil, fmt.Errorf("create temporary directory: %w", err)
 	}
@@ -276,7 +282,7 @@ func (c *Client) tlsConfig(opts Options) (*tls.Config, []byte, error) {
 func (c *Client) Refresh(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.refreshLocked(ctx)
+	return redactErr(c.refreshLocked(ctx))
 }
 
 func (c *Client) metadataDir() string { return filepath.Join(c.tmpDir, "metadata") }
@@ -319,6 +325,11 @@ func (c *Client) refreshLocked(ctx context.Context) error {
 // all listed hashes match the current metadata, else downloaded and verified while streaming.
 // Fetch refreshes the metadata first if Refresh has not succeeded yet.
 func (c *Client) Fetch(ctx context.Context, target, platform, channel, file string) (*Target, error) {
+	t, err := c.fetch(ctx, target, platform, channel, file)
+	return t, redactErr(err)
+}
+
+func (c *Client) fetch(ctx context.Context, target, platform, channel, file string) (*Target, error) {
 	repoPath, ti, err := c.info(ctx, target, platform, channel, file)
 	if err != nil {
 		return nil, err

@@ -35,23 +35,25 @@ func addCompletions(root *cobra.Command) {
 		"hash":                      {"sha1", "sha256"},
 	}
 	files := map[string][]string{ // flag → extensions ("" for any file)
-		"fleet-certificate":             {"pem", "crt", "cer"},
-		"fleet-tls-client-certificate":  {"pem", "crt", "cer"},
-		"fleet-tls-client-key":          {"pem", "key"},
-		"update-tls-certificate":        {"pem", "crt", "cer"},
-		"update-tls-client-certificate": {"pem", "crt", "cer"},
-		"update-tls-client-key":         {"pem", "key"},
-		"osquery-flagfile":              nil,
-		"outfile":                       nil,
-		"macos-devid-pem":               {"pem"},
-		"windows-sign-certificate":      {"pem", "crt", "p12", "pfx"},
-		"windows-sign-key":              {"pem", "key"},
-		"cloudfront-private-key":        {"pem"},
-		"private-key":                   {"pem"},
-		"config":                        {"yaml", "yml"},
-		"manifest":                      {"json"},
-		"target":                        nil,
-		"out":                           nil,
+		"fleet-certificate":              {"pem", "crt", "cer"},
+		"fleet-tls-client-certificate":   {"pem", "crt", "cer"},
+		"fleet-tls-client-key":           {"pem", "key"},
+		"update-tls-certificate":         {"pem", "crt", "cer"},
+		"update-tls-client-certificate":  {"pem", "crt", "cer"},
+		"update-tls-client-key":          {"pem", "key"},
+		"osquery-flagfile":               nil,
+		"outfile":                        nil,
+		"macos-devid-pem":                {"pem"},
+		"windows-sign-certificate":       {"pem", "crt", "p12", "pfx"},
+		"windows-sign-key":               {"pem", "key"},
+		"linux-sign-key":                 {"asc", "gpg", "pgp", "key"},
+		"app-store-connect-api-key-file": {"p8"},
+		"cloudfront-private-key":         {"pem"},
+		"private-key":                    {"pem"},
+		"config":                         {"yaml", "yml"},
+		"manifest":                       {"json"},
+		"target":                         nil,
+		"out":                            nil,
 	}
 	dirs := map[string]bool{"cache-dir": true, "local-wix-dir": true, "path": true}
 
@@ -70,6 +72,8 @@ func addCompletions(root *cobra.Command) {
 			default:
 				if exts, ok := files[name]; ok {
 					_ = c.MarkFlagFilename(name, exts...)
+				} else if strings.HasSuffix(name, "-file") {
+					_ = c.MarkFlagFilename(name)
 				} else if f.Value.Type() == "string" {
 					_ = c.RegisterFlagCompletionFunc(name, cobra.NoFileCompletions)
 				}

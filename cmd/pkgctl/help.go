@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/pkgctl/pkgctl/packaging"
 )
@@ -93,7 +94,7 @@ func annotateFlagGroups(c *cobra.Command) {
 }
 
 func isSigningFlag(name string) bool {
-	for _, s := range []string{"sign", "notariz", "devid", "app-store-connect", "timestamp"} {
+	for _, s := range []string{"sign", "notar", "devid", "app-store-connect", "timestamp"} {
 		if strings.Contains(name, s) {
 			return true
 		}
@@ -122,10 +123,16 @@ func flagGroups(c *cobra.Command) []flagGroup {
 		}
 		sets[g].AddFlag(f)
 	})
+	// Wrap to the terminal's width when stdout is one (cobra renders usage into a
+	// buffer, so c's own writer does not tell).
+	width := 0
+	if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w >= 60 {
+		width = w
+	}
 	var out []flagGroup
 	for _, t := range order {
 		if sets[t].HasFlags() {
-			out = append(out, flagGroup{t, strings.TrimRight(sets[t].FlagUsages(), " \n")})
+			out = append(out, flagGroup{t, strings.TrimRight(sets[t].FlagUsagesWrapped(width), " \n")})
 		}
 	}
 	return out

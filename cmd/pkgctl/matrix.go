@@ -16,8 +16,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pkgctl/pkgctl/internal/progress"
+	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/publish"
+	"github.com/pkgctl/pkgctl/update"
 )
 
 // ReleaseOptions are the flags of `pkgctl package` for release pipelines:
@@ -98,11 +100,22 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	if err != nil {
 		return &usageError{err}
 	}
-	outfiles := map[string]string{}
 	var mbuilds []packaging.MatrixBuild
 	warned := newWarningSet()
+	var profiles []*ProfileOptions // type: mobileconfig builds: written, not packaged
 	for _, b := range builds {
 		o := b.Options
+		if o.Type == TypeMobileconfig {
+			po := &ProfileOptions{Streams: opts.Streams, Options: *o}
+			if err := checkProfile(po); err != nil {
+				return &usageError{fmt.Errorf("build %s: %w", b.Name, err)}
+			}
+			if po.Options.CustomOutfile == "" {
+				po.Options.CustomOutfile = b.Name + ".mobileconfig"
+			}
+			profiles = append(profiles, po)
+			continue
+		}
 		warnings, err := o.Prepare()
 		if err == nil {
 			var more []string
@@ -119,20 +132,22 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 		for _, w := range warnings {
 			warned.add(w, b.Name)
 		}
-		if o.CustomOutfile != "" {
-			abs, _ := filepath.Abs(o.CustomOutfile)
-			if other, ok := outfiles[abs]; ok {
-				return &usageError{fmt.Errorf("builds %s and %s both write %s: give each build its own outfile", other, b.Name, o.CustomOutfile)}
-			}
-			outfiles[abs] = b.Name
-		}
 		mbuilds = append(mbuilds, packaging.MatrixBuild{Name: b.Name, Options: o})
+	}
+	// No build may write another's output, an input, the config file or the
+	// manifest; refused now, before anything is downloaded.
+	protected := packaging.ProtectedFiles(mbuilds, cfgPath, r.Manifest)
+	if err := packaging.CheckOutputs(mbuilds, protected); err != nil {
+		return &usageError{err}
 	}
 	warned.print(opts.Streams, len(builds))
 
 	prog := opts.Streams.progress()
 	s := opts.Streams.above(prog)
 	env := packaging.BuildEnv{ToolVersion: versionString(), Warnf: s.Warnf}
+	if opts.Verify || cfgPath != "" && !cmd.Flags().Changed("verify") {
+		env.Verify = verifyOutput
+	}
 	if prog != nil {
 		env.Progress = prog
 		defer prog.Stop()
@@ -146,15 +161,22 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 		env.Logf = func(format string, args ...any) {
 			mu.Lock()
 			defer mu.Unlock()
-			fmt.Fprintf(s.ErrOut, format+"\n", args...)
+			fmt.Fprintln(s.ErrOut, inert(fmt.Sprintf(format, args...)))
 		}
+	}
+	var noteMu sync.Mutex
+	env.Notef = func(format string, args ...any) {
+		noteMu.Lock()
+		defer noteMu.Unlock()
+		fmt.Fprintf(s.Msg(s.ErrOut), format+"\n", args...) // above the progress; nothing under --quiet
 	}
 	fmt.Fprintf(msg, "Generating %d fleetd agent(s)...\n", len(mbuilds))
 	mp := newMatrixProgress(prog, len(mbuilds))
 	outs := packaging.BuildMatrix(cmd.Context(), mbuilds, env, packaging.MatrixOptions{
-		Parallel: r.Parallel,
-		Key:      fetchKeyFromFlags,
-		Event:    mp.event,
+		Parallel:  r.Parallel,
+		Key:       fetchKeyFromFlags,
+		Event:     mp.event,
+		Protected: protected,
 	})
 	if prog != nil {
 		prog.Stop()
@@ -165,6 +187,17 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	}
 	writeSummary(msg, outs)
 	buildErr := packaging.MatrixErr(outs)
+	// Profiles hold enroll secrets: written beside the installers (0600), never
+	// in the manifest nor published.
+	for _, po := range profiles {
+		path, signed, err := writeProfile(po)
+		if err != nil {
+			fmt.Fprintf(errOut, "profile %s failed: %v\n", po.Options.CustomOutfile, err)
+			buildErr = errors.Join(buildErr, err)
+			continue
+		}
+		fmt.Fprintf(msg, "Wrote the configuration profile %s%s\n", path, map[bool]string{true: " (signed)", false: ""}[signed])
+	}
 	for _, o := range outs {
 		if o.Err != nil {
 			fmt.Fprintf(errOut, "build %s failed: %v\n", o.Build.Name, o.Err)
@@ -212,10 +245,13 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	}
 	for _, o := range outs {
 		pub.Files = append(pub.Files, o.Result.Path)
+		if o.Result.Signature != "" {
+			pub.Files = append(pub.Files, o.Result.Signature)
+		}
 	}
 	if manifestPath == "" {
 		// Publish a manifest anyway, from a private temporary directory.
-		dir, err := os.MkdirTemp("", "pkgctl-manifest-")
+		dir, err := scratch.MkdirTemp("manifest")
 		if err != nil {
 			return err
 		}
@@ -226,7 +262,7 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 		}
 	}
 	pub.Manifest = manifestPath
-	pub.Logf = func(format string, args ...any) { fmt.Fprintf(msg, format+"\n", args...) }
+	pub.Logf = func(format string, args ...any) { fmt.Fprintln(msg, inert(fmt.Sprintf(format, args...))) }
 	return publishRun(cmd, pub)
 }
 
@@ -295,7 +331,7 @@ func manifestSettings(o *packaging.Options) (map[string]string, []string) {
 				sum := sha256.Sum256([]byte(v))
 				v = "sha256:" + hex.EncodeToString(sum[:])
 			}
-			settings[d.Name] = v
+			settings[d.Name] = update.Redact(v) // a URL's password is a secret
 		case d.Bool != nil:
 			settings[d.Name] = fmt.Sprint(*d.Bool)
 		case d.Dur != nil:

@@ -208,3 +208,55 @@ builds:
 		t.Errorf("stderr does not say which build failed and why:\n%s", errOut.String())
 	}
 }
+
+// TestMatrixWarnsOncePerRun: nine builds share a --fleet-certificate that
+// expires soon; the warning is printed once, not once per build.
+func TestMatrixWarnsOncePerRun(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	env, err := testenv.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	dir := t.TempDir()
+	ca, err := testenv.NewCA("soon CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	soon, _, err := ca.IssueClientValidity("fleet soon", now.Add(-time.Hour), now.Add(10*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(dir, "fleet.pem")
+	if err := os.WriteFile(certFile, soon, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var builds strings.Builder
+	for i := range 9 {
+		typ := []string{"deb", "rpm", "pkg.tar.zst"}[i%3]
+		fmt.Fprintf(&builds, "  - {name: b%d, type: %s, outfile: %s}\n", i, typ, filepath.Join(dir, fmt.Sprintf("b%d.%s", i, typ)))
+	}
+	cfg := fmt.Sprintf("fleet-url: https://fleet.example.com\nenroll-secret-env: TEST_SECRET\nfleet-certificate: %s\nupdate-url: %s\nupdate-roots: '%s'\n"+
+		"update-tls-certificate: %s\nupdate-tls-client-certificate: %s\nupdate-tls-client-key: %s\ncache-dir: \"\"\nbuilds:\n%s",
+		certFile, env.Server.URL, env.RootJSON, env.ServerCAFile, env.ClientCertFile, env.ClientKeyFile, builds.String())
+	path := filepath.Join(dir, "pkgctl.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_SECRET", "s3cret")
+	var out, errOut bytes.Buffer
+	if code := Execute([]string{"package", "--config", path}, Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}); code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, errOut.String())
+	}
+	if n := strings.Count(errOut.String(), "expires soon"); n != 1 {
+		t.Errorf("the expiry warning was printed %d times, want once:\n%s", n, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "(every build)") {
+		t.Errorf("the warning does not say it concerns every build:\n%s", errOut.String())
+	}
+	errOut.Reset()
+	if code := Execute([]string{"package", "--config", path, "--quiet"}, Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}); code != 0 || errOut.Len() != 0 {
+		t.Errorf("--quiet: exit %d, stderr:\n%s", code, errOut.String())
+	}
+}

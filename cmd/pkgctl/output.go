@@ -10,7 +10,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pkgctl/pkgctl/internal/progress"
+	"github.com/pkgctl/pkgctl/internal/safetext"
 	"github.com/pkgctl/pkgctl/packaging"
+	"github.com/pkgctl/pkgctl/update"
 )
 
 // ui is what the commands of one run share about output: --quiet, and the
@@ -36,7 +38,7 @@ func (s Streams) Msg(w io.Writer) io.Writer {
 // Warnf prints "Warning: …" on ErrOut, once per distinct text per run, and
 // not at all under --quiet. It is safe for concurrent use.
 func (s Streams) Warnf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := inert(fmt.Sprintf(format, args...))
 	if s.ui == nil {
 		fmt.Fprintf(s.ErrOut, "Warning: %s\n", msg)
 		return
@@ -100,4 +102,11 @@ func buildWithProgress(ctx context.Context, o *packaging.Options, env packaging.
 	}
 	step.Done(err, msg)
 	return res, err
+}
+
+// inert makes a message safe for the terminal and the logs: URL credentials
+// redacted (an --update-url may hold a password), and whatever a server or
+// repository put in it unable to act as a terminal escape.
+func inert(msg string) string {
+	return safetext.Terminal(update.Redact(msg))
 }

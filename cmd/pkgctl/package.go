@@ -23,6 +23,9 @@ type PackageOptions struct {
 	Getenv func(string) (string, bool)
 	// Release: config file, matrix, manifest, publishing (matrix.go).
 	Release ReleaseOptions
+	// Verify runs `pkgctl verify`'s checks on each output before it is
+	// renamed into place (--verify; on by default with --config).
+	Verify bool
 }
 
 // flagDef is one flag of `pkgctl package`: the same name, type, default and
@@ -52,7 +55,7 @@ func packageFlags(o *packaging.Options) []flagDef {
 		cacheDir = filepath.Join(d, "pkgctl")
 	}
 	return []flagDef{
-		s("type", "", &o.Type, "", "Type of package to build (pkg, deb, rpm, msi, pkg.tar.zst) (required)"),
+		s("type", "", &o.Type, "", "Type of package to build (pkg, deb, rpm, msi, pkg.tar.zst) (required); mobileconfig writes the configuration profile instead (as pkgctl profile)"),
 		s("arch", "", &o.Arch, "amd64", "Target CPU Architecture for the installer package (Only supported with '--type' deb, rpm, msi, or pkg.tar.zst)"),
 		secret(s("enroll-secret", "", &o.EnrollSecret, "", "Enroll secret for authenticating to Fleet server")),
 		s("fleet-url", "", &o.FleetURL, "", "URL (host:port) of Fleet server"),
@@ -108,6 +111,14 @@ func packageFlags(o *packaging.Options) []flagDef {
 		s("macos-devid-pem", "PKGCTL_MACOS_DEVID_PEM", &o.MacOSDevIDPEM, "", "Path to a PEM file holding the Developer ID Installer certificate chain and its RSA key; signs the pkg on any OS (the file form of --macos-devid-pem-content)"),
 		s("windows-sign-certificate", "", &o.WindowsSignCertificate, "", "Authenticode-sign the msi with this certificate: a PEM chain (with --windows-sign-key) or a PKCS#12 .p12/.pfx file (password in PKGCTL_WINDOWS_SIGN_PASSWORD)"),
 		s("windows-sign-key", "", &o.WindowsSignKey, "", "PEM private key of --windows-sign-certificate"),
+		s("linux-sign-key", "PKGCTL_LINUX_SIGN_KEY", &o.LinuxSignKey, "", "Sign the deb, rpm or pkg.tar.zst with this ASCII-armored OpenPGP private key file (RSA 2048+ or Ed25519; passphrase in PKGCTL_LINUX_SIGN_PASSPHRASE); Arch packages get a detached <package>.sig"),
+		s("app-store-connect-api-key-file", "PKGCTL_APP_STORE_CONNECT_API_KEY_FILE", &o.AppStoreConnectAPIKeyFile, "", "Path to the App Store Connect API key (.p8) used for notarization (the file form of --app-store-connect-api-key-content)"),
+		{Name: "notarize-timeout", Usage: "How long --notarize waits for Apple's decision before failing (the submission may still finish)", Dur: &o.NotarizeTimeout, Def: packaging.DefaultNotarizeTimeout},
+		s("notary-api-url", "PKGCTL_NOTARY_API_URL", &o.NotaryAPIURL, "", "Base URL of Apple's Notary API (default https://appstoreconnect.apple.com; for proxies and tests)"),
+		s("notary-s3-endpoint", "PKGCTL_NOTARY_S3_ENDPOINT", &o.NotaryS3Endpoint, "", "S3 endpoint that receives the notarization upload (default AWS's us-west-2; path-style when set)"),
+		s("notary-ticket-url", "PKGCTL_NOTARY_TICKET_URL", &o.NotaryTicketURL, "", "CloudKit ticket lookup URL used to staple (default Apple's com.apple.gk.ticket-delivery)"),
+		s("windows-sign-timestamp-url", "PKGCTL_WINDOWS_SIGN_TIMESTAMP_URL", &o.WindowsSignTimestampURL, "", "RFC 3161 time-stamping server that countersigns the msi's Authenticode signature, so it stays valid after the certificate expires (e.g. http://timestamp.digicert.com); default: none"),
+		s("macos-sign-timestamp-url", "PKGCTL_MACOS_SIGN_TIMESTAMP_URL", &o.MacOSSignTimestampURL, packaging.DefaultMacOSSignTimestampURL, "RFC 3161 time-stamping server for the pkg's signature, as productsign does by default; \"none\" signs without a time stamp (offline or reproducible builds)"),
 	}
 }
 
@@ -151,6 +162,7 @@ func newCmdPackage(opts *PackageOptions, runF func(*PackageOptions) error) *cobr
 		}
 	}
 	addReleaseFlags(fs, &opts.Release)
+	fs.BoolVar(&opts.Verify, "verify", false, "Check each installer as `pkgctl verify` does before renaming it into place (default true with --config)")
 	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
@@ -212,6 +224,10 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 		return releaseRun(cmd, opts, cfg)
 	}
 	o := &opts.Options
+	if o.Type == TypeMobileconfig {
+		// The same as `pkgctl profile`: no agent is fetched.
+		return profileRun(&ProfileOptions{Streams: opts.Streams, Options: *o})
+	}
 	warnings, err := o.Prepare()
 	if err == nil {
 		var more []string
@@ -231,14 +247,20 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 	prog := opts.Streams.progress()
 	s := opts.Streams.above(prog)
 	env := packaging.BuildEnv{ToolVersion: versionString(), Warnf: s.Warnf}
+	if opts.Verify {
+		env.Verify = verifyOutput
+	}
 	if prog != nil {
 		env.Progress = prog
 		defer prog.Stop()
 	}
 	if o.Verbose {
 		env.Logf = func(format string, args ...any) {
-			fmt.Fprintf(s.ErrOut, format+"\n", args...)
+			fmt.Fprintln(s.ErrOut, inert(fmt.Sprintf(format, args...)))
 		}
+	}
+	env.Notef = func(format string, args ...any) {
+		fmt.Fprintf(s.Msg(s.ErrOut), format+"\n", args...) // nothing under --quiet
 	}
 	msg := s.Msg(s.Out)
 	fmt.Fprintln(msg, "Generating your fleetd agent...")

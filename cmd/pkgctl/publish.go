@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pkgctl/pkgctl/internal/safetext"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/publish"
 )
@@ -84,7 +85,9 @@ func publishCmdRun(cmd *cobra.Command, opts *PublishOptions) error {
 		return &usageError{errors.New("nothing to publish: give FILE arguments or --manifest")}
 	}
 	p.HTTPClient, p.Sleep = opts.HTTPClient, opts.Sleep
-	p.Logf = func(format string, args ...any) { fmt.Fprintf(opts.Streams.Msg(opts.Streams.Out), format+"\n", args...) }
+	p.Logf = func(format string, args ...any) {
+		fmt.Fprintln(opts.Streams.Msg(opts.Streams.Out), inert(fmt.Sprintf(format, args...)))
+	}
 	return publishRun(cmd, p)
 }
 
@@ -119,7 +122,7 @@ func publishRun(cmd *cobra.Command, p *publish.Options) error {
 		return err
 	}
 	if res.URL != "" {
-		p.Logf("Release: %s", res.URL)
+		p.Logf("Release: %s", safetext.Inert(res.URL, 0)) // from GitHub: inert
 	}
 	return nil
 }

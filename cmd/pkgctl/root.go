@@ -50,7 +50,9 @@ func NewCmdRoot(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdDocs(s))
 	root.AddCommand(NewCmdCloudFront(s))
 	root.AddCommand(NewCmdPublish(s, nil))
+	root.AddCommand(NewCmdProfile(s, nil))
 	root.AddCommand(NewCmdUpdates(s, nil))
+	root.AddCommand(NewCmdInspect(s, nil), NewCmdVerify(s, nil), NewCmdDiff(s, nil))
 	root.AddCommand(NewCmdMan(s))
 	decorateCommands(root)
 	addCompletions(root)
@@ -100,11 +102,9 @@ func execute(ctx context.Context, args []string, s Streams) int {
 		err = errInterrupted
 	}
 	if err != nil {
-		if errors.Is(err, errInterrupted) {
-			fmt.Fprintln(s.ErrOut, "pkgctl: interrupted")
-		} else {
-			fmt.Fprintf(s.ErrOut, "Error: %s\n", err)
-		}
+		// "Error: interrupted" after Ctrl-C; a URL's password or signature, or a
+		// server's escape sequence, never reaches the terminal.
+		fmt.Fprintf(s.ErrOut, "Error: %s\n", inert(err.Error()))
 	}
 	return exitCode(err)
 }
@@ -125,7 +125,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errInterrupted) || errors.Is(err, context.Canceled):
+	case errors.Is(err, errInterrupted): // execute turns any error of a signalled run into it
 		return exitInterrupted
 	case errors.As(err, &ue), errors.As(err, &fe):
 		return exitUsage

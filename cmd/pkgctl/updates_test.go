@@ -388,7 +388,7 @@ func TestUpdatesRepositoryBuildsDeb(t *testing.T) {
 		t.Fatalf("package: exit %d\n%s%s", code, res.Stdout, res.Stderr)
 	}
 	root := t.TempDir()
-	if out, err := exec.Command(dpkgDeb, "-x", deb, root).CombinedOutput(); err != nil {
+	if out, err := testenv.Command(dpkgDeb, "-x", deb, root).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb -x: %v\n%s", err, out)
 	}
 	for p, data := range want {

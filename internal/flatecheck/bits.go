@@ -1,78 +1,92 @@
 package flatecheck
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 )
 
 var errTruncated = errors.New("stream ends inside a block")
 
-// bitReader reads a deflate bit stream (least significant bit first) one
-// byte at a time, so nothing past the last bit asked for is taken from r
-// beyond what peek needed; pos counts the bits consumed.
+// bitReader reads a deflate bit stream, least significant bit first, from
+// data and then, when r is set, from r in chunks (so it may read r past the
+// end of the stream). pos counts the bits consumed.
 type bitReader struct {
-	r   io.ByteReader
-	src []byte // when set (r nil), the stream in memory: read without calls
-	off int    // next byte of src
-	buf uint64
-	n   uint  // valid bits in buf
-	pos int64 // bits consumed from the stream
-	eof bool
+	r    io.Reader
+	data []byte // data[i:] is not read yet
+	i    int
+	buf  uint64 // bits above n are zero
+	n    uint   // valid bits in buf
+	pos  int64  // bits consumed from the stream
+	eof  bool   // r is exhausted
 }
 
-// fill tops buf up to at least want bits, or as many as the stream has.
-func (b *bitReader) fill(want uint) error {
-	if b.r == nil {
-		if b.n >= want {
-			return nil
+func newBitReader(r io.Reader) bitReader { return bitReader{r: r} }
+
+func bytesBitReader(b []byte) bitReader { return bitReader{data: b} }
+
+// more refills data from r; false when nothing is left.
+func (b *bitReader) more() (bool, error) {
+	for tries := 0; b.r != nil && !b.eof && tries < 100; tries++ {
+		if b.data == nil || cap(b.data) == 0 {
+			b.data = make([]byte, 0, 64<<10)
 		}
-		for b.n <= 56 { // eagerly: the stream is in memory
-			if b.off == len(b.src) {
-				b.eof = true
-				return nil
-			}
-			b.buf |= uint64(b.src[b.off]) << b.n
-			b.off++
-			b.n += 8
-		}
-		return nil
-	}
-	for b.n < want && !b.eof {
-		c, err := b.r.ReadByte()
+		n, err := b.r.Read(b.data[:cap(b.data)])
+		b.data, b.i = b.data[:n], 0
 		if err == io.EOF {
 			b.eof = true
-			break
+		} else if err != nil {
+			return false, err
 		}
-		if err != nil {
+		if n > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// fill tops buf up to at least want (≤ 56) bits, or as many as are left.
+func (b *bitReader) fill(want uint) error {
+	for b.n < want {
+		if len(b.data)-b.i >= 8 {
+			k := (64 - b.n) / 8
+			v := binary.LittleEndian.Uint64(b.data[b.i:])
+			if k < 8 {
+				v &= 1<<(8*k) - 1
+			}
+			b.buf |= v << b.n
+			b.i += int(k)
+			b.n += 8 * k
+			continue
+		}
+		if b.i < len(b.data) {
+			b.buf |= uint64(b.data[b.i]) << b.n
+			b.i++
+			b.n += 8
+			continue
+		}
+		if ok, err := b.more(); err != nil || !ok {
 			return err
 		}
-		b.buf |= uint64(c) << b.n
-		b.n += 8
 	}
 	return nil
 }
 
 // bits consumes n (≤ 32) bits.
 func (b *bitReader) bits(n uint) (uint32, error) {
-	if err := b.fill(n); err != nil {
-		return 0, err
-	}
 	if b.n < n {
-		return 0, errTruncated
+		if err := b.fill(n); err != nil {
+			return 0, err
+		}
+		if b.n < n {
+			return 0, errTruncated
+		}
 	}
 	v := uint32(b.buf & (1<<n - 1))
 	b.buf >>= n
 	b.n -= n
 	b.pos += int64(n)
 	return v, nil
-}
-
-// peek returns up to n bits without consuming them, and how many are valid.
-func (b *bitReader) peek(n uint) (uint32, uint, error) {
-	if err := b.fill(n); err != nil {
-		return 0, 0, err
-	}
-	return uint32(b.buf & (1<<n - 1)), min(n, b.n), nil
 }
 
 func (b *bitReader) drop(n uint) {
@@ -84,6 +98,25 @@ func (b *bitReader) drop(n uint) {
 // align drops the bits left in the current byte.
 func (b *bitReader) align() {
 	b.drop(uint(-b.pos) & 7)
+}
+
+// skip consumes k whole bytes from a byte-aligned position.
+func (b *bitReader) skip(k int) error {
+	for ; k > 0 && b.n >= 8; k-- {
+		b.drop(8)
+	}
+	for k > 0 {
+		if b.i == len(b.data) {
+			if ok, err := b.more(); err != nil || !ok {
+				return errors.Join(err, errTruncated)
+			}
+		}
+		m := min(k, len(b.data)-b.i)
+		b.i += m
+		b.pos += 8 * int64(m)
+		k -= m
+	}
+	return nil
 }
 
 // atEnd reports whether every byte of the stream has been consumed.

@@ -13,7 +13,6 @@
 package flatecheck
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -23,19 +22,21 @@ import (
 )
 
 // Walk calls fn for every block of the raw deflate stream read from r, up
-// to and including the final block. It stops at the first malformed block
+// to and including the final block. r is read in chunks: bytes after the
+// stream may be consumed too. It stops at the first malformed block
 // or error from fn; a block whose codes are not complete is not an error
 // here: its Block.Err says so.
 func Walk(r io.Reader, fn func(Block) error) error {
-	br := bitReader{r: byteReader(r)}
+	br := newBitReader(r)
 	_, err := walk(&br, false, false, func(b *block) error { return fn(b.Block) })
 	return err
 }
 
-// CheckRaw checks every block of the raw deflate stream read from r and
-// returns the first *Error, or why the stream cannot be read.
+// CheckRaw checks every block of the raw deflate stream read from r (in
+// chunks, like Walk) and returns the first *Error, or why the stream
+// cannot be read.
 func CheckRaw(r io.Reader) error {
-	br := bitReader{r: byteReader(r)}
+	br := newBitReader(r)
 	_, err := checkStream(&br)
 	return err
 }
@@ -47,13 +48,15 @@ func CheckMSZIP(data []byte) error {
 	if !bytes.HasPrefix(data, []byte("CK")) {
 		return errors.New("MSZIP block does not start with CK")
 	}
-	return CheckRaw(bytes.NewReader(data[2:]))
+	br := bytesBitReader(data[2:])
+	_, err := checkStream(&br)
+	return err
 }
 
 // CheckGzip checks every member of the gzip file read from r (RFC 1952),
 // including that each member's ISIZE matches its deflate stream.
 func CheckGzip(r io.Reader) error {
-	br := bitReader{r: byteReader(r)}
+	br := newBitReader(r)
 	for m := 0; ; m++ {
 		if m > 0 {
 			end, err := br.atEnd()
@@ -82,7 +85,7 @@ func CheckGzip(r io.Reader) error {
 // CheckZlib checks the zlib stream read from r (RFC 1950), which must end
 // after its Adler-32 trailer.
 func CheckZlib(r io.Reader) error {
-	br := bitReader{r: byteReader(r)}
+	br := newBitReader(r)
 	h, err := readBytes(&br, 2)
 	if err != nil {
 		return fmt.Errorf("zlib header: %w", err)
@@ -213,11 +216,4 @@ func readBytes(br *bitReader, n int) ([]byte, error) {
 		out[i] = byte(c)
 	}
 	return out, nil
-}
-
-func byteReader(r io.Reader) io.ByteReader {
-	if br, ok := r.(io.ByteReader); ok {
-		return br
-	}
-	return bufio.NewReaderSize(r, 64<<10)
 }

@@ -208,7 +208,7 @@ func inflate(t *testing.T, raw []byte) []byte {
 func tokensOf(t *testing.T, raw []byte) [][]token {
 	t.Helper()
 	var out [][]token
-	br := bitReader{r: bytes.NewReader(raw)}
+	br := bytesBitReader(raw)
 	if _, err := walk(&br, true, false, func(b *block) error {
 		out = append(out, append([]token(nil), b.tokens...))
 		return nil

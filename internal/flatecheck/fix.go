@@ -16,7 +16,7 @@ import (
 // bytes. When no block needs it, src itself is returned. Fix keeps no state:
 // it is safe to call concurrently.
 func Fix(src []byte) ([]byte, error) {
-	br := bitReader{src: src}
+	br := bytesBitReader(src)
 	bad := false
 	var last BlockType
 	final, err := walk(&br, false, true, func(b *block) error {
@@ -34,7 +34,7 @@ func Fix(src []byte) ([]byte, error) {
 		return src, nil
 	}
 	w := bitWriter{out: make([]byte, 0, len(src)+64)}
-	br = bitReader{src: src}
+	br = bytesBitReader(src)
 	_, err = walk(&br, true, true, func(b *block) error {
 		switch {
 		case b.Err != nil:
@@ -63,7 +63,7 @@ func FixGzip(src []byte) ([]byte, error) {
 	var out []byte
 	changed := false
 	for off, m := 0, 0; off < len(src); m++ {
-		br := bitReader{src: src[off:]}
+		br := bytesBitReader(src[off:])
 		if err := gzipHeader(&br); err != nil {
 			return nil, fmt.Errorf("gzip member %d: %w", m, err)
 		}

@@ -7,7 +7,7 @@ import (
 
 const (
 	maxCodeBits = 15
-	fastBits    = 12
+	fastBits    = 10
 	numLitLen   = 286 // symbols a block may give lengths for (zlib refuses more)
 	numDist     = 30
 	numCodeLen  = 19
@@ -74,16 +74,23 @@ func (c *code) init(lens []uint8) {
 
 // decode reads one symbol.
 func (c *code) decode(b *bitReader) (int, error) {
-	v, avail, err := b.peek(maxCodeBits)
-	if err != nil {
-		return 0, err
+	if b.n < maxCodeBits {
+		if err := b.fill(maxCodeBits); err != nil {
+			return 0, err
+		}
 	}
-	if e := c.fast[v&(1<<fastBits-1)]; e != 0 && uint(e&15) <= avail {
+	if e := c.fast[b.buf&(1<<fastBits-1)]; e != 0 && uint(e&15) <= b.n {
 		b.drop(uint(e & 15))
 		return int(e >> 4), nil
 	}
-	// Canonical decoding one bit at a time: codes of each length are
-	// consecutive integers following those of the shorter lengths.
+	return c.slow(b)
+}
+
+// slow decodes a code longer than fastBits (or fails): canonical decoding
+// one bit at a time, where the codes of each length are consecutive
+// integers following those of the shorter lengths.
+func (c *code) slow(b *bitReader) (int, error) {
+	v, avail := b.buf, min(b.n, maxCodeBits)
 	code, first, index := 0, 0, 0
 	for l := uint(1); l <= avail; l++ {
 		code |= int(v>>(l-1)) & 1

@@ -131,10 +131,8 @@ func (p *parser) stored(b *block) error {
 	if n != ^nn&0xFFFF {
 		return fmt.Errorf("stored block length %#04x does not match its complement %#04x", n, nn)
 	}
-	for i := uint32(0); i < n; i++ {
-		if _, err := p.br.bits(8); err != nil {
-			return err
-		}
+	if err := p.br.skip(int(n)); err != nil {
+		return err
 	}
 	b.Size = int64(n)
 	return nil
@@ -229,9 +227,6 @@ func (p *parser) header(b *block) error {
 
 // data decodes symbols up to the end of block.
 func (p *parser) data(b *block, lit, dist *code) error {
-	if !p.keep && p.br.r == nil {
-		return p.dataFast(b, lit, dist)
-	}
 	for {
 		sym, err := lit.decode(&p.br)
 		if err != nil {

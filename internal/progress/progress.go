@@ -1,14 +1,15 @@
 // Package progress shows what pkgctl is doing. On a terminal it draws one
 // redrawing line per download or build with github.com/vbauerster/mpb/v8
 // (size, %, rate and ETA for downloads); elsewhere (CI logs) it prints a plain
-// line when an item starts, one every Interval while items run, and one when
-// each ends.
+// line when an item starts, one on all running items every Interval, and one
+// when each ends.
 package progress
 
 import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,6 +73,9 @@ func New(o Options) *Progress {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Out == nil && o.Console != nil {
+		o.Out = o.Console
+	}
 	p := &Progress{o: o, active: map[*item]bool{}, quit: make(chan struct{})}
 	if o.Terminal {
 		opts := []mpb.ContainerOption{mpb.WithOutput(o.Out), mpb.WithAutoRefresh()}
@@ -91,16 +95,17 @@ func New(o Options) *Progress {
 
 // Writer prints lines above the bars on a terminal (writing to Out directly
 // would be overdrawn), and to Out otherwise.
-func (p *Progress) Writer() io.Writer {
-	if p.bars != nil {
-		return p.bars
-	}
-	return &lockedWriter{p: p}
-}
+func (p *Progress) Writer() io.Writer { return &lockedWriter{p: p} }
 
 type lockedWriter struct{ p *Progress }
 
 func (w *lockedWriter) Write(b []byte) (int, error) {
+	if w.p.bars != nil {
+		if n, err := w.p.bars.Write(b); err == nil {
+			return n, nil
+		}
+		// The bars are gone (Stop): write directly.
+	}
 	w.p.mu.Lock()
 	defer w.p.mu.Unlock()
 	return w.p.o.Out.Write(b)
@@ -192,30 +197,35 @@ func (p *Progress) tick(c <-chan time.Time) {
 	}
 }
 
-// report prints one plain line per running item.
+// report prints one plain line on the running items.
 func (p *Progress) report() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.active) == 0 {
+		return
+	}
 	items := make([]*item, 0, len(p.active))
 	for it := range p.active {
 		items = append(items, it)
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].name < items[j].name })
 	now := p.o.Now()
+	parts := make([]string, 0, len(items))
 	for _, it := range items {
 		el := now.Sub(it.start).Round(time.Second)
 		if it.total <= 0 {
-			fmt.Fprintf(p.o.Out, "%s: %s (%s)\n", it.name, it.verb, el)
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", it.name, it.verb, el))
 			continue
 		}
-		line := fmt.Sprintf("%s %s: %d%% (%s / %s", it.verb, it.name, it.n*100/it.total, Size(it.n), Size(it.total))
+		part := fmt.Sprintf("%s %s %d%% (%s / %s", it.verb, it.name, it.n*100/it.total, Size(it.n), Size(it.total))
 		if secs := now.Sub(it.start).Seconds(); secs > 0 && it.n > 0 {
 			rate := float64(it.n) / secs
 			eta := time.Duration(float64(it.total-it.n) / rate * float64(time.Second)).Round(time.Second)
-			line += fmt.Sprintf(", %s/s, ETA %s", Size(int64(rate)), eta)
+			part += fmt.Sprintf(", %s/s, ETA %s", Size(int64(rate)), eta)
 		}
-		fmt.Fprintln(p.o.Out, line+")")
+		parts = append(parts, part+")")
 	}
+	fmt.Fprintf(p.o.Out, "running: %s\n", strings.Join(parts, "; "))
 }
 
 // Add counts n more bytes of a download (update.Task).

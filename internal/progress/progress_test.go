@@ -3,6 +3,7 @@ package progress
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -42,6 +43,12 @@ func (f *fakeTerm) Flush(lines int) error {
 	f.mu.Unlock()
 	f.flushed <- struct{}{}
 	return nil
+}
+
+func (f *fakeTerm) pendingString() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pending.String()
 }
 
 func (f *fakeTerm) last() string {
@@ -102,10 +109,19 @@ func TestTerminalBars(t *testing.T) {
 	d.Done(nil)
 	a.Done(nil, "")
 	b.Done(errors.New("disk full"), "")
+	fmt.Fprintln(p.Writer(), "Warning: above the bars")
+	frame = redraw(t, refresh, term)
+	if !strings.HasPrefix(frame, "Warning: above the bars\n") {
+		t.Errorf("a message is not printed above the bars:\n%s", frame)
+	}
 	p.Stop()
 	final := term.last()
 	if !strings.Contains(final, "done") || !strings.Contains(final, "FAILED") {
 		t.Errorf("final frame:\n%s", final)
+	}
+	fmt.Fprintln(p.Writer(), "after the bars") // not lost once the bars are gone
+	if !strings.Contains(term.pendingString(), "after the bars") {
+		t.Errorf("a message after Stop was lost")
 	}
 }
 
@@ -126,8 +142,7 @@ func TestPlainLines(t *testing.T) {
 	p.Stop()
 	want := "downloading orbit/linux/stable/orbit (4.0 MiB)\n" +
 		"team-a: building deb\n" +
-		"downloading orbit/linux/stable/orbit: 25% (1.0 MiB / 4.0 MiB, 512.0 KiB/s, ETA 6s)\n" +
-		"team-a: building deb (2s)\n" +
+		"running: downloading orbit/linux/stable/orbit 25% (1.0 MiB / 4.0 MiB, 512.0 KiB/s, ETA 6s); team-a building deb (2s)\n" +
 		"downloaded orbit/linux/stable/orbit (4.0 MiB in 2s)\n" +
 		"team-a: done /o/a.deb\n"
 	if out.String() != want {

@@ -5,6 +5,7 @@ package safetext
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -39,4 +40,37 @@ func Inert(s string, max int) string {
 		q += "…"
 	}
 	return q
+}
+
+// Terminal is s made safe to print as a whole message: newlines and tabs
+// stay (multi-line errors keep their shape), every other control character,
+// invalid UTF-8 byte and non-printing rune is escaped as Quote escapes it.
+// It is the last line of defence for errors, warnings and logs that may
+// quote what a server or repository sent.
+func Terminal(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || (!unicode.IsPrint(r) && r != '\n' && r != '\t') {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r == utf8.RuneError && n == 1, !unicode.IsPrint(r):
+			q := strconv.Quote(s[i : i+n])
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

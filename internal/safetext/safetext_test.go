@@ -45,5 +45,24 @@ func FuzzInert(f *testing.F) {
 				}
 			}
 		}
+		for _, r := range Terminal(s) {
+			if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u202E' {
+				t.Fatalf("Terminal(%q) holds %U", s, r)
+			}
+		}
 	})
+}
+
+func TestTerminal(t *testing.T) {
+	for in, want := range map[string]string{
+		"line one\n\tline two":         "line one\n\tline two",
+		"channel \x1b]0;pwned\x07 end": `channel \x1b]0;pwned\a end`,
+		"bad\xffbyte":                  `bad\xffbyte`,
+		"rtl\u202eevil":                `rtl\u202eevil`,
+		"naïve ✓":                      "naïve ✓",
+	} {
+		if got := Terminal(in); got != want {
+			t.Errorf("Terminal(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -34,6 +34,13 @@ func (ca *CA) NewIntermediate(commonName string) (*CA, error) {
 // codeSigning, shaped like a Developer ID Installer certificate, valid
 // now-1h .. now+1y. The key is PKCS#8 PEM.
 func (ca *CA) IssueCodeSigning(commonName string) (certPEM, keyPEM []byte, err error) {
+	now := time.Now()
+	return ca.IssueCodeSigningValidity(commonName, now.Add(-time.Hour), now.AddDate(1, 0, 0))
+}
+
+// IssueCodeSigningValidity is IssueCodeSigning valid from notBefore to
+// notAfter (a certificate that expires in seconds, for time-stamp tests).
+func (ca *CA) IssueCodeSigningValidity(commonName string, notBefore, notAfter time.Time) (certPEM, keyPEM []byte, err error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, nil, fmt.Errorf("generate RSA key: %w", err)
@@ -42,12 +49,11 @@ func (ca *CA) IssueCodeSigning(commonName string) (certPEM, keyPEM []byte, err e
 	if err != nil {
 		return nil, nil, err
 	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: commonName, OrganizationalUnit: []string{"TESTTEAMID"}, Organization: []string{"pkgctl testenv"}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.AddDate(1, 0, 0),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 	}

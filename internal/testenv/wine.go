@@ -74,7 +74,7 @@ func SharedWine(dir string) (*Wine, error) {
 }
 
 func (w *Wine) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
+	cmd := Command(name, args...)
 	cmd.Env = w.wineEnv()
 	return cmd
 }

@@ -7,8 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/goreleaser/nfpm/v2"
@@ -17,7 +15,9 @@ import (
 	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
 
+	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/packaging"
+	"github.com/pkgctl/pkgctl/packaging/linux/rpmpayload"
 )
 
 // Packager builds one Linux package format.
@@ -83,6 +83,9 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 	// every rpm still in use (zstd needs rpm ≥ 4.14).
 	info.Deb.Compression = "gzip:6"
 	info.RPM.Compression = "gzip:6"
+	// Sources are exact paths: a component file named with *, ? or [ must
+	// not be read as a pattern.
+	info.DisableGlobbing = true
 	info.RPM.BuildHost = "pkgctl" // nfpm's default is the host name: not reproducible
 	info.RPM.Group = "System Environment/Daemons"
 	info.RPM.Summary = packaging.PackageDescription
@@ -90,14 +93,25 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 	return nfpm.WithDefaults(info)
 }
 
-// Package writes the package for l to w. Generated content is staged in a
-// private temporary directory (nfpm reads every file from disk) and removed.
-func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) error {
-	stage, err := os.MkdirTemp("", "pkgctl-stage-")
-	if err != nil {
-		return fmt.Errorf("create staging directory: %w", err)
+// DetachedSignature signs an Arch package the way makepkg --sign does: a
+// binary detached signature in <package>.sig. deb and rpm carry theirs inside.
+func (p *Packager) DetachedSignature(l *packaging.Layout, pkg io.Reader) (string, []byte, error) {
+	if p.Type != packaging.TypeArchZst || l.PGP == nil {
+		return "", nil, nil
 	}
-	defer os.RemoveAll(stage)
+	sig, err := l.PGP.Sign(pkg, false)
+	if err != nil {
+		return "", nil, fmt.Errorf("sign %s package: %w", p.Type, err)
+	}
+	return ".sig", sig, nil
+}
+
+// Package writes the package for l to w. nfpm reads every file from a path,
+// so generated content is staged in a private directory for the length of the
+// build (see stager for why nothing better is possible with nfpm).
+func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) error {
+	st := &stager{}
+	defer st.close()
 
 	var contents files.Contents
 	for i, e := range l.For(p.Type) {
@@ -115,11 +129,11 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 			c.Type = files.TypeFile
 			c.Source = e.Source
 			if e.Source == "" {
-				// 0600 whatever it holds: secrets and keys pass through here.
-				c.Source = filepath.Join(stage, strconv.Itoa(i))
-				if err := os.WriteFile(c.Source, e.Data, 0o600); err != nil {
+				src, err := st.stage(strconv.Itoa(i), e.Data)
+				if err != nil {
 					return fmt.Errorf("stage %s: %w", e.Path, err)
 				}
+				c.Source = src
 			}
 			size, err := e.Size()
 			if err != nil {
@@ -149,12 +163,8 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 		if bodies[name] == "" {
 			continue
 		}
-		f := filepath.Join(stage, name+".sh")
-		if err := os.WriteFile(f, []byte(bodies[name]), 0o755); err != nil {
-			return fmt.Errorf("stage %s script: %w", name, err)
-		}
-		// Some formats keep the script's mtime: pin it for reproducible output.
-		if err := os.Chtimes(f, l.MTime, l.MTime); err != nil {
+		f, err := st.stageScript(name+".sh", bodies[name], l.MTime)
+		if err != nil {
 			return fmt.Errorf("stage %s script: %w", name, err)
 		}
 		*dst = f
@@ -167,11 +177,37 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	if err != nil {
 		return err
 	}
+	if p.Type == packaging.TypeRPM {
+		if l.PGP != nil {
+			// The header and header+payload signatures, made by writeRPM
+			// after its payload rewrite, over the final bytes.
+			info.RPM.Signature.SignFn = func(r io.Reader) ([]byte, error) { return l.PGP.Sign(r, false) }
+		}
+		return writeRPM(np, info, w)
+	}
 	// Every deflate block gets complete Huffman codes (strict decoders
 	// refuse others; nfpm's compressors have no option for it): the deb's
-	// and rpm's gzip members are fixed after nfpm, which holds the whole
-	// package in memory anyway.
-	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb, packaging.TypeRPM: strictRPM}[p.Type]
+	// gzip members and the Arch package's .MTREE are fixed here after nfpm
+	// (which holds debs in memory anyway), the rpm's payload by
+	// rpmpayload.Relativize in writeRPM.
+	if p.Type == packaging.TypeArchZst {
+		// nfpm streams this one: through a file, not memory; a nameless one,
+		// since it holds the secret (nothing is left if the build is killed).
+		f, err := scratch.File("", "arch")
+		if err != nil {
+			return err
+		}
+		defer scratch.Close(f)
+		err = np.Package(info, f)
+		if err == nil {
+			err = strictArch(f, w)
+		}
+		if err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
+		return nil
+	}
+	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb}[p.Type]
 	if fix == nil {
 		if err := np.Package(info, w); err != nil {
 			return fmt.Errorf("build %s package: %w", p.Type, err)
@@ -186,6 +222,41 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	if err != nil {
 		return fmt.Errorf("build %s package: %w", p.Type, err)
 	}
+	if l.PGP != nil && p.Type == packaging.TypeDeb {
+		// Signed last, over the final bytes: an armored signature in
+		// _gpgorigin (debsign, as nfpm writes it). Arch packages get a .sig
+		// (DetachedSignature); the rpm is signed in writeRPM.
+		if fixed, err = signDeb(fixed, l.MTime, l.PGP.Sign); err != nil {
+			return fmt.Errorf("build %s package: %w", p.Type, err)
+		}
+	}
 	_, err = w.Write(fixed)
+	return err
+}
+
+// writeRPM builds the rpm with nfpm, then gives its payload "./"-relative
+// member names as rpmbuild writes them (nfpm writes absolute ones, which
+// `rpm2cpio | cpio -idm` extracts into the real /). A signer set in
+// info.RPM.Signature.SignFn signs after the rewrite, which would otherwise
+// break the signature; a KeyFile signature is refused for the same reason.
+func writeRPM(np nfpm.Packager, info *nfpm.Info, w io.Writer) error {
+	if info.RPM.Signature.KeyFile != "" {
+		return fmt.Errorf("build rpm package: sign through RPM.Signature.SignFn, not KeyFile: the payload is rewritten after nfpm builds it")
+	}
+	sign := info.RPM.Signature.SignFn
+	info.RPM.Signature.SignFn = nil
+	var buf bytes.Buffer
+	if err := np.Package(info, &buf); err != nil {
+		return fmt.Errorf("build rpm package: %w", err)
+	}
+	var signer rpmpayload.SignFunc
+	if sign != nil {
+		signer = rpmpayload.SignFunc(sign)
+	}
+	out, err := rpmpayload.Relativize(buf.Bytes(), signer)
+	if err != nil {
+		return fmt.Errorf("build rpm package: %w", err)
+	}
+	_, err = w.Write(out)
 	return err
 }

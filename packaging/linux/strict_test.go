@@ -3,6 +3,7 @@ package linux
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,7 +108,7 @@ func TestDebStrictDeflate(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := filepath.Join(dir, "x")
-	if out, err := exec.Command(dpkgDeb, "-x", deb, x).CombinedOutput(); err != nil {
+	if out, err := testenv.Command(dpkgDeb, "-x", deb, x).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb -x: %v\n%s", err, out)
 	}
 	compareExtracted(t, "dpkg-deb", x, inputs)
@@ -123,16 +124,17 @@ func TestRPMStrictDeflate(t *testing.T) {
 	rpm2cpio := testenv.NeedTool(t, "rpm2cpio", "rpm")
 	cpio := testenv.NeedTool(t, "cpio", "cpio")
 	data, inputs := strictInputs(t, packaging.TypeRPM)
-	sig, err := parseRPMHeader(data[rpmLeadSize:])
-	if err != nil {
-		t.Fatal(err)
+	// lead (96 bytes), signature header (padded to 8), header, payload; a
+	// header is 16 bytes, 16 per index entry, then its data.
+	header := func(off int) int {
+		if off+16 > len(data) || !bytes.HasPrefix(data[off:], []byte{0x8e, 0xad, 0xe8, 0x01}) {
+			t.Fatalf("no rpm header at %d", off)
+		}
+		return 16 + 16*int(binary.BigEndian.Uint32(data[off+8:])) + int(binary.BigEndian.Uint32(data[off+12:]))
 	}
-	start := rpmLeadSize + (len(sig.raw)+7)&^7
-	hdr, err := parseRPMHeader(data[start:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := flatecheck.CheckGzip(bytes.NewReader(data[start+len(hdr.raw):])); err != nil {
+	start := 96 + (header(96)+7)&^7
+	start += header(start)
+	if err := flatecheck.CheckGzip(bytes.NewReader(data[start:])); err != nil {
 		t.Errorf("payload: %v", err)
 	}
 	dir := t.TempDir()
@@ -145,10 +147,9 @@ func TestRPMStrictDeflate(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "Payload SHA256 digest: OK") || !strings.Contains(string(out), "Header SHA256 digest: OK") {
 		t.Errorf("rpm -Kv: %v\n%s", err, out)
 	}
-	// cpio writes each file to stdout only: the payload's names are
-	// absolute, and nothing may land outside the test's directory.
+	// cpio writes each file to stdout only: nothing lands on disk.
 	for i, in := range inputs {
-		cmd := exec.Command("sh", "-c", `"$0" "$1" | "$2" -i --to-stdout --quiet "$3"`, rpm2cpio, rpm, cpio, "*/opt/orbit/test/"+strconv.Itoa(i))
+		cmd := testenv.Command("sh", "-c", `"$0" "$1" | "$2" -i --to-stdout --quiet "$3"`, rpm2cpio, rpm, cpio, "*/opt/orbit/test/"+strconv.Itoa(i))
 		cmd.Dir = dir
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -183,22 +184,5 @@ func TestStrictDebRefuses(t *testing.T) {
 	in := arMagic + member("debian-binary", "2.0\n") + member("a", "odd")
 	if out, err := strictDeb([]byte(in)); err != nil || string(out) != in {
 		t.Errorf("strictDeb changed an archive with nothing to fix: %v", err)
-	}
-}
-
-func TestStrictRPMRefuses(t *testing.T) {
-	lead := append([]byte{0xed, 0xab, 0xee, 0xdb}, make([]byte, rpmLeadSize-4)...)
-	for _, tc := range []struct {
-		name string
-		rpm  []byte
-		want string
-	}{
-		{"not rpm", []byte("!<arch>\n"), "not an rpm file"},
-		{"no signature header", append(lead, "junk"...), "signature header"},
-		{"header past the end", append(lead, 0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0), "larger than the file"},
-	} {
-		if _, err := strictRPM(tc.rpm); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: strictRPM = %v, want an error with %q", tc.name, err, tc.want)
-		}
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 
 	"github.com/pkgctl/pkgctl/internal/gzseg"
 	"github.com/pkgctl/pkgctl/internal/iox"
+	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/packaging/macos/bom"
 	"github.com/pkgctl/pkgctl/packaging/macos/cpio"
@@ -60,15 +60,16 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 	if l.OS != packaging.OSMacOS {
 		return fmt.Errorf("pkg: layout is for %s, not macOS", l.OS)
 	}
-	tmp, err := os.MkdirTemp("", "pkgctl-pkg-")
+	// The payload holds the enroll secret and keys: a nameless file, so that
+	// nothing is left if the build is killed.
+	payload, err := scratch.File("", "pkg")
 	if err != nil {
-		return fmt.Errorf("pkg: create work directory: %w", err)
+		return fmt.Errorf("pkg: create work file: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer scratch.Close(payload)
 
 	entries := payloadEntries(l)
-	payloadPath := filepath.Join(tmp, "Payload")
-	records, payloadSum, err := writeCPIOGzip(ctx, packaging.SharedFrom(ctx), payloadPath, entries, l.MTime)
+	records, payloadSum, err := writeCPIOGzip(ctx, packaging.SharedFrom(ctx), payload, entries, l.MTime)
 	defer payloadSum.release()
 	if err != nil {
 		return fmt.Errorf("pkg: write Payload: %w", err)
@@ -90,8 +91,12 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 		{Name: MemberPayload, Open: payloadSum.open, Size: payloadSum.size, SHA1: payloadSum.sha1, Trusted: true},
 	}
 	if comp.Postinstall {
-		scriptsPath := filepath.Join(tmp, "Scripts")
-		_, sum, err := writeCPIOGzip(ctx, nil, scriptsPath, scriptEntries(l), l.MTime)
+		scripts, err := scratch.File("", "pkg")
+		if err != nil {
+			return fmt.Errorf("pkg: create work file: %w", err)
+		}
+		defer scratch.Close(scripts)
+		_, sum, err := writeCPIOGzip(ctx, nil, scripts, scriptEntries(l), l.MTime)
 		defer sum.release()
 		if err != nil {
 			return fmt.Errorf("pkg: write Scripts: %w", err)
@@ -119,6 +124,18 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 	return nil
 }
 
+// sections reads the first sizes[i] bytes of each files[i], one after the
+// other, from the start each time.
+func sections(files []*os.File, sizes []int64) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		var rs []io.Reader
+		for i, f := range files {
+			rs = append(rs, io.NewSectionReader(f, 0, sizes[i]))
+		}
+		return io.NopCloser(io.MultiReader(rs...)), nil
+	}
+}
+
 // SignFile signs the finished package with l.Signing (a Developer ID Installer
 // certificate and its RSA key): the xar TOC gets the RSA signature and the
 // certificate chain, as productsign writes them. The signature grows the TOC, so
@@ -128,7 +145,7 @@ func (Packager) SignFile(ctx context.Context, l *packaging.Layout, path string) 
 	if l.Signing == nil {
 		return errors.New("pkg: no signing identity")
 	}
-	if err := xar.Sign(ctx, path, l.Signing.Certificates, l.Signing.Key); err != nil {
+	if err := xar.Sign(ctx, path, l.Signing.Certificates, l.Signing.Key, l.Signing.Timestamper); err != nil {
 		return fmt.Errorf("sign the package: %w", err)
 	}
 	f, err := os.Open(path)
@@ -207,7 +224,7 @@ type fileSum struct {
 // payloadLevel is the Payload's deflate level: klauspost's default (5).
 const payloadLevel = flate.DefaultCompression
 
-// writeCPIOGzip writes entries as gzip(cpio odc) to path (0600), streaming each
+// writeCPIOGzip writes entries as gzip(cpio odc), streaming each
 // file's data once and computing its size and POSIX cksum CRC on the way, and
 // the archive's own size and SHA-1.
 //
@@ -215,17 +232,19 @@ const payloadLevel = flate.DefaultCompression
 // directories and the component files (Source set), in entry order. That
 // prefix is compressed once per fetch (through shared, which may be nil) and
 // its state kept: the gzip CRC and dictionary, the SHA-1 state, the cpio
-// inode. Each build copies it and carries on with its own files (Data: secret,
-// certificates, settings). A build alone takes the same path, so its bytes are
-// the same as in a matrix.
-func writeCPIOGzip(ctx context.Context, shared *packaging.Shared, path string, entries []payloadEntry, mtime time.Time) (recs []record, sum fileSum, err error) {
+// inode. Each build carries on with its own files (Data: secret, certificates,
+// settings) in f, and the archive is read from both (sum.open): the prefix is
+// never copied before the output. A build alone takes the same path, so its
+// bytes are the same as in a matrix.
+func writeCPIOGzip(ctx context.Context, shared *packaging.Shared, f *os.File, entries []payloadEntry, mtime time.Time) (recs []record, sum fileSum, err error) {
+	sum.release = func() {}
 	common, own := splitCommon(entries)
 	key, err := prefixKey(common, mtime)
 	if err != nil {
 		return nil, sum, err
 	}
 	v, cleanup, err := shared.Do(key, func(dir string) (any, error) {
-		return writePrefix(ctx, filepath.Join(dir, "prefix.gz"), common, mtime)
+		return writePrefix(ctx, dir, common, mtime)
 	})
 	if err != nil {
 		return nil, sum, err
@@ -237,17 +256,6 @@ func writeCPIOGzip(ctx context.Context, shared *packaging.Shared, path string, e
 	}()
 	pre := v.(*payloadPrefix)
 
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, sum, err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-	}()
-	// The file at path holds what follows the prefix: the archive is read
-	// from both, so the prefix is never copied before the output.
 	digest := sha1.New()
 	if err := digest.(encoding.BinaryUnmarshaler).UnmarshalBinary(pre.sha1State); err != nil {
 		return nil, sum, err
@@ -274,7 +282,7 @@ func writeCPIOGzip(ctx context.Context, shared *packaging.Shared, path string, e
 		return nil, sum, err
 	}
 	recs = append(slices.Clone(pre.recs), ownRecs...)
-	open := func() (io.ReadCloser, error) { return openJoined(pre.path, path) }
+	open := sections([]*os.File{pre.file, f}, []int64{pre.gz.Out, counted.N})
 	return recs, fileSum{size: pre.gz.Out + counted.N, sha1: digest.Sum(nil), open: open, release: cleanup}, nil
 }
 
@@ -298,7 +306,7 @@ func splitCommon(entries []payloadEntry) (common, own []payloadEntry) {
 
 // payloadPrefix is the compressed common part of a Payload.
 type payloadPrefix struct {
-	path      string
+	file      *os.File // nameless: nothing is left if the build is killed
 	gz        gzseg.State
 	sha1State []byte
 	ino       int64
@@ -324,16 +332,19 @@ func prefixKey(common []payloadEntry, mtime time.Time) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// writePrefix compresses the gzip header and the common entries to path and
-// keeps the states the builds resume from.
-func writePrefix(ctx context.Context, path string, common []payloadEntry, mtime time.Time) (_ *payloadPrefix, err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+// Close releases the prefix's file (packaging.Shared does, with the fetch).
+func (p *payloadPrefix) Close() error { return scratch.Close(p.file) }
+
+// writePrefix compresses the gzip header and the common entries to a file in
+// dir and keeps the states the builds resume from.
+func writePrefix(ctx context.Context, dir string, common []payloadEntry, mtime time.Time) (_ *payloadPrefix, err error) {
+	f, err := scratch.File(dir, "pkg-prefix")
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = cerr
+		if err != nil {
+			scratch.Close(f)
 		}
 	}()
 	digest := sha1.New()
@@ -359,7 +370,7 @@ func writePrefix(ctx context.Context, path string, common []payloadEntry, mtime 
 	if err != nil {
 		return nil, err
 	}
-	return &payloadPrefix{path: path, gz: st, sha1State: state, ino: cw.Inode(), recs: recs}, nil
+	return &payloadPrefix{file: f, gz: st, sha1State: state, ino: cw.Inode(), recs: recs}, nil
 }
 
 // writeEntries writes entries' headers and data to cw and returns their records.
@@ -388,36 +399,6 @@ func writeEntries(ctx context.Context, cw *cpio.Writer, entries []payloadEntry, 
 		recs = append(recs, r)
 	}
 	return recs, nil
-}
-
-// joined reads files one after another.
-type joined struct {
-	io.Reader
-	files []*os.File
-}
-
-func (j *joined) Close() error {
-	for _, f := range j.files {
-		f.Close()
-	}
-	return nil
-}
-
-// openJoined opens the files at paths as one stream.
-func openJoined(paths ...string) (io.ReadCloser, error) {
-	j := &joined{}
-	var rs []io.Reader
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			j.Close()
-			return nil, err
-		}
-		j.files = append(j.files, f)
-		rs = append(rs, f)
-	}
-	j.Reader = io.MultiReader(rs...)
-	return j, nil
 }
 
 // copyEntry writes a regular file's header and data, returning its size and CRC.

@@ -189,7 +189,7 @@ func TestPackageMsitools(t *testing.T) {
 			t.Fatalf("msiinfo tables: %v\n%s", err, out)
 		}
 		for _, table := range strings.Fields(string(out)) {
-			cmd := exec.Command("msiinfo", "export", p, table)
+			cmd := testenv.Command("msiinfo", "export", p, table)
 			cmd.Dir = t.TempDir() // binary columns are written as files there
 			if b, err := cmd.CombinedOutput(); err != nil {
 				t.Errorf("msiinfo export %s: %v\n%s", table, err, b)

@@ -15,14 +15,16 @@ import (
 
 // SignFile Authenticode-signs the finished .msi at path in place with
 // l.Signing (SHA-256, with the MsiDigitalSignatureEx stream that also covers
-// the storage metadata). Without a timestamp server, RSA signatures are
+// the storage metadata). With l.Signing.Timestamper, the signature gets an
+// RFC 3161 countersignature in its unauthenticated attributes (what signtool
+// /tr adds). Without one, RSA signatures are
 // deterministic, so a signed build is reproducible too.
 func (Packager) SignFile(ctx context.Context, l *packaging.Layout, path string) error {
 	id := l.Signing
 	if id == nil || len(id.Certificates) == 0 || id.Key == nil {
 		return fmt.Errorf("msi: sign %s: no signing identity", path)
 	}
-	cert := &certloader.Certificate{Leaf: id.Certificates[0], Certificates: id.Certificates, PrivateKey: id.Key}
+	cert := &certloader.Certificate{Leaf: id.Certificates[0], Certificates: id.Certificates, PrivateKey: id.Key, Timestamper: id.Timestamper}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("msi: sign: %w", err)

@@ -35,6 +35,8 @@ type Postinstall struct {
 	Label        string // com.fleetdm.orbit
 	Plist        string // /Library/LaunchDaemons/com.fleetdm.orbit.plist
 	InbandMarker string // /opt/orbit/.inband_upgrade
+	Root         string // /opt/orbit
+	LegacyVarLib bool   // orbit < 0.0.11: link /var/lib/orbit to Root
 }
 
 // RenderPlist writes the launchd plist.
@@ -50,7 +52,7 @@ func RenderPlist(p Plist) ([]byte, error) {
 // RenderPostinstall writes the postinstall script. Its values are paths and
 // labels built by pkgctl; anything a shell would interpret is refused.
 func RenderPostinstall(p Postinstall) ([]byte, error) {
-	for _, v := range []string{p.OrbitBinary, p.OrbitLink, p.BinLink, p.Label, p.Plist, p.InbandMarker} {
+	for _, v := range []string{p.OrbitBinary, p.OrbitLink, p.BinLink, p.Label, p.Plist, p.InbandMarker, p.Root} {
 		if !ShellSafe(v) {
 			return nil, fmt.Errorf("postinstall: %q holds characters a shell would interpret", v)
 		}

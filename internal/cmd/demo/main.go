@@ -6,6 +6,14 @@
 // printing each command line.
 // Formats that pkgctl reports as "not supported yet" are listed as skipped; any other
 // failure makes the demo exit non-zero.
+//
+// It needs only Go: no root, no apt, no Debian tool (those check installers in
+// `make test`). The repository is served by Go's own TLS server. Afterwards
+// `go run ./internal/cmd/demo serve` (`make demo-serve`) serves it again on a fixed
+// address, and the demo prints a build command to run against it.
+//
+// Flags: -dir DIR puts demo/ under DIR instead of the repository root; -only TYPE
+// runs only the builds of that --type.
 package main
 
 import (
@@ -13,6 +21,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -54,14 +63,26 @@ type result struct {
 	files  []string
 }
 
-func main() { os.Exit(run()) }
+func main() { os.Exit(run(os.Args[1:])) }
 
-func run() int {
+func run(argv []string) int {
+	if len(argv) > 0 && argv[0] == "serve" {
+		return serve(argv[1:])
+	}
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	base := fs.String("dir", "", "directory to create demo/ in (default: the repository root)")
+	only := fs.String("only", "", "run only the builds of this --type")
+	if err := fs.Parse(argv); err != nil {
+		return 2
+	}
 	root, err := repodir.Root()
 	if err != nil {
 		return fail(err)
 	}
-	if err := os.Chdir(root); err != nil {
+	if *base == "" {
+		*base = root
+	}
+	if err := os.Chdir(*base); err != nil {
 		return fail(err)
 	}
 	fmt.Println("== pkgctl demo: everything lives in demo/ (removed first) ==")
@@ -72,7 +93,13 @@ func run() int {
 	if err := os.MkdirAll("demo/out", 0o755); err != nil {
 		return fail(err)
 	}
-	if err := runCmd(".", []arg{{v: "go"}, {v: "build"}, {v: "-o"}, {v: "demo/bin/pkgctl"}, {v: "./cmd/pkgctl"}}, os.Environ(), os.Stdout); err != nil {
+	bin, err := filepath.Abs("demo/bin/pkgctl")
+	if err != nil {
+		return fail(err)
+	}
+	// CGO_ENABLED=0: pkgctl is pure Go, and a machine with only Go has no C compiler.
+	goEnv := append(os.Environ(), "CGO_ENABLED=0")
+	if err := runCmd(root, []arg{{v: "go", show: "CGO_ENABLED=0 go"}, {v: "build"}, {v: "-o"}, {v: bin, show: "demo/bin/pkgctl"}, {v: "./cmd/pkgctl"}}, goEnv, os.Stdout); err != nil {
 		return fail(err)
 	}
 
@@ -96,13 +123,16 @@ func run() int {
 	}
 	fmt.Printf("\nTUF repository %s/repository (orbit, osqueryd, desktop for every platform), served with mTLS at %s\n", tufDir, env.url)
 
-	epoch := sourceDateEpoch()
+	epoch := sourceDateEpoch(root)
 	fmt.Printf("\nSOURCE_DATE_EPOCH=%s (reproducible output)\n", epoch)
 	cmdEnv := append(os.Environ(), "SOURCE_DATE_EPOCH="+epoch)
 
 	var results []result
 	failed := false
 	for _, b := range builds {
+		if *only != "" && b.typ != *only {
+			continue
+		}
 		r := runBuild(b, env, files, cmdEnv)
 		if strings.HasPrefix(r.status, "FAILED") {
 			failed = true
@@ -115,7 +145,19 @@ func run() int {
 		return 1
 	}
 	fmt.Println("\ndemo OK")
+	printRerun(env, files)
 	return 0
+}
+
+// printRerun tells how to keep experimenting: serve the repository again on a
+// fixed address and run one build against it.
+func printRerun(env *serverFiles, f demoFiles) {
+	fmt.Println("\n== Keep experimenting ==")
+	fmt.Printf("Serve demo/tuf again (Go's TLS server, client certificates required; Ctrl-C stops it):\n\n    go run ./internal/cmd/demo serve    # or: make demo-serve; listens on %s\n", serveAddr)
+	fmt.Println("\nthen, in another terminal at the same directory, rebuild one installer against it:")
+	env.url = "https://" + serveAddr
+	dir, args := buildArgs(builds[0], env, f)
+	printCmd(dir, args)
 }
 
 // demoFiles are the inputs a Fleet administrator would have on disk.
@@ -176,6 +218,33 @@ type arg struct{ v, show string }
 // runBuild runs `pkgctl package` for b and classifies the outcome.
 func runBuild(b build, env *serverFiles, f demoFiles, cmdEnv []string) result {
 	r := result{build: b}
+	dir, args := buildArgs(b, env, f)
+
+	before, _ := os.ReadDir("demo/out")
+	var out bytes.Buffer
+	err := runCmd(dir, args, cmdEnv, io.MultiWriter(os.Stdout, &out))
+	switch {
+	case err == nil:
+		r.status = "ok"
+	case strings.Contains(out.String(), "not supported yet"):
+		r.status = "skipped: not supported yet"
+	default:
+		r.status = "FAILED (" + err.Error() + ")"
+	}
+	after, _ := os.ReadDir("demo/out")
+	for _, e := range after {
+		if !slices.ContainsFunc(before, func(x os.DirEntry) bool { return x.Name() == e.Name() }) && !strings.HasPrefix(e.Name(), ".") {
+			r.files = append(r.files, filepath.Join("demo/out", e.Name()))
+		}
+	}
+	if r.status == "ok" && len(r.files) == 0 {
+		r.status = "FAILED (no new file in demo/out)"
+	}
+	return r
+}
+
+// buildArgs is the `pkgctl package` command line of b and the directory it runs in.
+func buildArgs(b build, env *serverFiles, f demoFiles) (string, []arg) {
 	dir := "."
 	if b.outfile == "" {
 		dir = "demo/out"
@@ -220,33 +289,13 @@ func runBuild(b build, env *serverFiles, f demoFiles, cmdEnv []string) result {
 		flag("cache-dir", rel("demo/cache")),
 	)
 	if b.sign {
-		args = append(args, flag("macos-devid-pem", rel(f.devIDPEM)))
+		// The demo runs offline: no time stamp from Apple's server.
+		args = append(args, flag("macos-devid-pem", rel(f.devIDPEM)), flag("macos-sign-timestamp-url", "none"))
 	}
 	if b.outfile != "" {
 		args = append(args, flag("outfile", "demo/out/"+b.outfile))
 	}
-
-	before, _ := os.ReadDir("demo/out")
-	var out bytes.Buffer
-	err := runCmd(dir, args, cmdEnv, io.MultiWriter(os.Stdout, &out))
-	switch {
-	case err == nil:
-		r.status = "ok"
-	case strings.Contains(out.String(), "not supported yet"):
-		r.status = "skipped: not supported yet"
-	default:
-		r.status = "FAILED (" + err.Error() + ")"
-	}
-	after, _ := os.ReadDir("demo/out")
-	for _, e := range after {
-		if !slices.ContainsFunc(before, func(x os.DirEntry) bool { return x.Name() == e.Name() }) && !strings.HasPrefix(e.Name(), ".") {
-			r.files = append(r.files, filepath.Join("demo/out", e.Name()))
-		}
-	}
-	if r.status == "ok" && len(r.files) == 0 {
-		r.status = "FAILED (no new file in demo/out)"
-	}
-	return r
+	return dir, args
 }
 
 // runCmd prints the command as a user would type it, then runs it in dir with its
@@ -260,7 +309,8 @@ func runCmd(dir string, args []arg, env []string, w io.Writer) error {
 func printCmd(dir string, args []arg) {
 	var line strings.Builder
 	line.WriteString("\n$ ")
-	if dir != "." {
+	sub := dir != "." && !filepath.IsAbs(dir) // the go build runs in the module root: not shown
+	if sub {
 		fmt.Fprintf(&line, "(cd %s && ", dir)
 	}
 	for i, a := range args {
@@ -277,7 +327,7 @@ func printCmd(dir string, args []arg) {
 			line.WriteString(shellQuote(a.v))
 		}
 	}
-	if dir != "." {
+	if sub {
 		line.WriteString(")")
 	}
 	fmt.Println(line.String())
@@ -343,12 +393,15 @@ func hashFile(p string) (int64, string, error) {
 	return n, hex.EncodeToString(h.Sum(nil)), err
 }
 
-// sourceDateEpoch is $SOURCE_DATE_EPOCH if set, else the last commit's time, else 0.
-func sourceDateEpoch() string {
+// sourceDateEpoch is $SOURCE_DATE_EPOCH if set, else the last commit's time of the
+// repository at root, else 0 (git is optional).
+func sourceDateEpoch(root string) string {
 	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
 		return v
 	}
-	out, err := exec.Command("git", "log", "-1", "--format=%ct").Output()
+	cmd := exec.Command("git", "log", "-1", "--format=%ct")
+	cmd.Dir = root
+	out, err := cmd.Output()
 	if v := strings.TrimSpace(string(out)); err == nil && v != "" {
 		return v
 	}

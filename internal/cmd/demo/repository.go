@@ -47,6 +47,12 @@ func newServerFiles(dir string) (*serverFiles, error) {
 	if err != nil {
 		return nil, err
 	}
+	// For `demo serve`, which serves the repository again after the demo.
+	serverCert, serverKey, err := s.serverCA.IssueServer("127.0.0.1", "localhost")
+	if err != nil {
+		return nil, err
+	}
+	var unused string
 	for _, f := range []struct {
 		path *string
 		name string
@@ -55,6 +61,9 @@ func newServerFiles(dir string) (*serverFiles, error) {
 		{&s.serverCAFile, "server-ca.pem", s.serverCA.CertPEM},
 		{&s.clientCertFile, "client.crt", cert},
 		{&s.clientKeyFile, "client.key", key},
+		{&unused, serverCertName, serverCert},
+		{&unused, serverKeyName, serverKey},
+		{&unused, clientCAName, s.clientCA.CertPEM},
 	} {
 		if *f.path, err = testenv.WriteFile(dir, f.name, f.data); err != nil {
 			return nil, err

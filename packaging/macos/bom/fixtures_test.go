@@ -15,17 +15,13 @@ import (
 	"github.com/pkgctl/pkgctl/packaging/macos/xar"
 )
 
-// appleFixtures is the directory of the real Apple-built packages: the
-// project's shared fixtures beside the repository (PKGCTL_APPLE_FIXTURES
-// overrides it).
+// appleFixtures is the directory of the real Apple-built packages, kept in
+// the repository's testdata/apple-pkg.
 func appleFixtures(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("PKGCTL_APPLE_FIXTURES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "..", "shared", "fixtures", "apple-pkg")
-	}
+	dir := filepath.Join("..", "..", "..", "testdata", "apple-pkg")
 	if _, err := os.Stat(filepath.Join(dir, "XZ.pkg")); err != nil {
-		t.Fatalf("Apple fixtures not found (set PKGCTL_APPLE_FIXTURES to the apple-pkg directory): %v", err)
+		t.Fatalf("Apple fixtures not found (testdata/apple-pkg at the repository root): %v", err)
 	}
 	return dir
 }

@@ -155,7 +155,7 @@ func TestBsdtarExtractsPayload(t *testing.T) {
 		t.Errorf("bsdtar -tvf output lacks the symlink:\n%s", out)
 	}
 	dir := t.TempDir()
-	if out, err := exec.Command(bsdtar, "-xpf", path, "-C", dir).CombinedOutput(); err != nil {
+	if out, err := testenv.Command(bsdtar, "-xpf", path, "-C", dir).CombinedOutput(); err != nil {
 		t.Fatalf("bsdtar -xpf: %v\n%s", err, out)
 	}
 	for _, m := range ms {

@@ -62,7 +62,7 @@ func BenchmarkWriteAndSign150MB(b *testing.B) {
 				id = newIdentity(b)
 				b.StartTimer()
 			}
-			if err := xar.Sign(context.Background(), out, id.chain, id.key); err != nil {
+			if err := xar.Sign(context.Background(), out, id.chain, id.key, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

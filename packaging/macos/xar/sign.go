@@ -8,19 +8,22 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/sassoftware/relic/v7/lib/certloader"
 	relicxar "github.com/sassoftware/relic/v7/lib/fruit/xar"
 	"github.com/sassoftware/relic/v7/lib/pkcs7"
+	"github.com/sassoftware/relic/v7/lib/pkcs9"
 )
 
 // Sign signs the xar archive at path in place with relic, as Apple's signed
 // packages are: a classic RSA signature and a CMS x-signature over the TOC's
 // SHA-1 checksum, each with the certificate chain (leaf first) in the TOC.
-// The key must be RSA and match chain[0]. With no timestamper the signature
-// is deterministic.
-func Sign(ctx context.Context, path string, chain []*x509.Certificate, key crypto.Signer) error {
+// The key must be RSA and match chain[0]. ts, when not nil, adds an RFC 3161
+// time-stamp token to the CMS signature (productsign's secure timestamp); with
+// none the signature is deterministic.
+func Sign(ctx context.Context, path string, chain []*x509.Certificate, key crypto.Signer, ts pkcs9.Timestamper) error {
 	if len(chain) == 0 {
 		return errors.New("xar sign: no certificate")
 	}
@@ -34,7 +37,7 @@ func Sign(ctx context.Context, path string, chain []*x509.Certificate, key crypt
 	if !pub.Equal(key.Public()) {
 		return fmt.Errorf("xar sign: the private key does not match the certificate %q", chain[0].Subject.CommonName)
 	}
-	cert := &certloader.Certificate{Leaf: chain[0], Certificates: chain, PrivateKey: key}
+	cert := &certloader.Certificate{Leaf: chain[0], Certificates: chain, PrivateKey: key, Timestamper: ts}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("xar sign: %w", err)
@@ -88,12 +91,20 @@ func (x *Reader) VerifySignature(roots *x509.CertPool) ([]*x509.Certificate, err
 		}
 	}
 	if roots != nil {
+		// A time-stamped signature stays valid after its certificate expires:
+		// the chain is checked at the time the TSA vouches for (as Gatekeeper does).
+		var at time.Time
+		if ts, err := x.Timestamp(); err != nil {
+			return nil, err
+		} else if ts != nil {
+			at = ts.SigningTime
+		}
 		inter := x509.NewCertPool()
 		for _, c := range sig.Certificates[1:] {
 			inter.AddCert(c)
 		}
 		_, err := leaf.Verify(x509.VerifyOptions{
-			Roots: roots, Intermediates: inter,
+			Roots: roots, Intermediates: inter, CurrentTime: at,
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 		})
 		if err != nil {
@@ -103,16 +114,46 @@ func (x *Reader) VerifySignature(roots *x509.CertPool) ([]*x509.Certificate, err
 	return sig.Certificates, nil
 }
 
-// verifyCMS checks a detached CMS signature over content (the TOC checksum)
-// and that leaf made it. Apple writes BER; relic's pkcs7 wants DER.
-func verifyCMS(data, content []byte, leaf *x509.Certificate) error {
+// Timestamp returns the RFC 3161 time stamp of the CMS signature, checked
+// against the signature it countersigns (not its chain: see
+// pkcs9.CounterSignature.VerifyChain), or nil when the signature has none.
+func (x *Reader) Timestamp() (*pkcs9.CounterSignature, error) {
+	if x.XSignature == nil {
+		return nil, nil
+	}
+	psd, err := parseCMS(x.XSignature.Data)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := psd.Content.Verify(x.TOCHash, false)
+	if err != nil {
+		return nil, fmt.Errorf("xar: CMS signature over the TOC does not verify: %w", err)
+	}
+	ts, err := pkcs9.VerifyPkcs7(sig)
+	if err != nil {
+		return nil, fmt.Errorf("xar: time stamp of the CMS signature: %w", err)
+	}
+	return ts, nil
+}
+
+func parseCMS(data []byte) (*pkcs7.ContentInfoSignedData, error) {
 	pkt, err := ber.DecodePacketErr(data)
 	if err != nil {
-		return fmt.Errorf("xar: CMS signature: %w", err)
+		return nil, fmt.Errorf("xar: CMS signature: %w", err)
 	}
 	psd, err := pkcs7.Unmarshal(pkt.Bytes())
 	if err != nil {
-		return fmt.Errorf("xar: CMS signature: %w", err)
+		return nil, fmt.Errorf("xar: CMS signature: %w", err)
+	}
+	return psd, nil
+}
+
+// verifyCMS checks a detached CMS signature over content (the TOC checksum)
+// and that leaf made it. Apple writes BER; relic's pkcs7 wants DER.
+func verifyCMS(data, content []byte, leaf *x509.Certificate) error {
+	psd, err := parseCMS(data)
+	if err != nil {
+		return err
 	}
 	sig, err := psd.Content.Verify(content, false)
 	if err != nil {

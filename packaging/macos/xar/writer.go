@@ -15,7 +15,7 @@
 //
 // Signing in place, then checking:
 //
-//	err = xar.Sign(ctx, path, chain, key) // RSA key, leaf certificate first
+//	err = xar.Sign(ctx, path, chain, key, nil) // RSA key, leaf certificate first
 //	r, _ := xar.Open(f, size)
 //	chain, err := r.VerifySignature(roots)
 //

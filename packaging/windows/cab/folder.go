@@ -2,17 +2,19 @@ package cab
 
 import (
 	"errors"
-	"fmt"
 	"os"
+
+	"github.com/pkgctl/pkgctl/internal/scratch"
 )
 
 // Folder is a finished, compressed folder that other cabinets can reuse as
 // their first folder without compressing it again: installers that share
 // their large files put them in one Folder, made once (FinishFolder), and
-// their own files in a second folder (AddFolder). Its data is the file at
-// Path, which the Folder owns: remove it when no cabinet needs it any more.
+// their own files in a second folder (AddFolder). Its data stays in the
+// Writer's nameless temporary file, which the Folder owns: Close it when no
+// cabinet needs it any more. Cabinets read it concurrently (ReadAt).
 type Folder struct {
-	Path   string
+	data   *os.File
 	comp   int64 // bytes of CFDATA blocks
 	blocks int
 	total  int64 // uncompressed bytes
@@ -24,8 +26,8 @@ type Folder struct {
 type dosTime struct{ date, tm uint16 }
 
 // FinishFolder compresses what is left and returns the written files as a
-// Folder whose data stays at its Path (in Options.TempDir); the Writer is
-// closed and makes no cabinet itself.
+// Folder that keeps the Writer's temporary file; the Writer is closed and
+// makes no cabinet itself.
 func (w *Writer) FinishFolder() (*Folder, error) {
 	if w.closed || w.head != nil {
 		return nil, errors.New("cab: FinishFolder after Finish or Close")
@@ -39,20 +41,16 @@ func (w *Writer) FinishFolder() (*Folder, error) {
 	close(w.queue)
 	w.wg.Wait()
 	w.closed = true
-	path := w.tmp.Name()
-	err := w.tmp.Close()
-	if err == nil {
-		err = w.werr
-	}
+	err := w.werr
 	if err == nil && len(w.files) == 0 {
 		err = errors.New("cab: no files")
 	}
 	if err != nil {
-		os.Remove(path)
+		scratch.Close(w.tmp)
 		return nil, err
 	}
 	date, tm := dosDateTime(w.opts.ModTime)
-	return &Folder{Path: path, comp: w.comp, blocks: w.blocks, total: w.total, files: w.files, date: dosTime{date, tm}}, nil
+	return &Folder{data: w.tmp, comp: w.comp, blocks: w.blocks, total: w.total, files: w.files, date: dosTime{date, tm}}, nil
 }
 
 // AddFolder makes f the cabinet's first folder; the files Added afterwards
@@ -68,13 +66,12 @@ func (w *Writer) AddFolder(f *Folder) error {
 	if date, tm := dosDateTime(w.opts.ModTime); (dosTime{date, tm}) != f.date {
 		return errors.New("cab: AddFolder: the folder's files have another time")
 	}
-	data, err := os.Open(f.Path)
-	if err != nil {
-		return fmt.Errorf("cab: reused folder: %w", err)
-	}
 	for _, e := range f.files {
 		w.names[e.name] = true
 	}
-	w.pre, w.preData = f, data
+	w.pre = f
 	return nil
 }
+
+// Close releases the folder's data.
+func (f *Folder) Close() error { return scratch.Close(f.data) }

@@ -28,6 +28,7 @@ func sharedFolder(t *testing.T, dir string, files []testFile) *Folder {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { fo.Close() })
 	return fo
 }
 

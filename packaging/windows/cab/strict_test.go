@@ -3,7 +3,6 @@ package cab
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,7 +39,7 @@ func TestStrictDecoders(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(cabextract, "-t", path).CombinedOutput(); err != nil {
+	if out, err := testenv.Command(cabextract, "-t", path).CombinedOutput(); err != nil {
 		t.Fatalf("cabextract -t: %v\n%s", err, out)
 	}
 }

@@ -35,6 +35,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/internal/strictflate"
 )
 
@@ -105,8 +106,7 @@ type Writer struct {
 	head   []byte
 	closed bool
 
-	pre     *Folder  // reused first folder (AddFolder), or nil
-	preData *os.File // its data
+	pre *Folder // reused first folder (AddFolder), or nil
 }
 
 // NewWriter starts a cabinet, creating its temporary file.
@@ -117,7 +117,7 @@ func NewWriter(opts Options) (*Writer, error) {
 	if opts.Level < 1 || opts.Level > 9 {
 		return nil, fmt.Errorf("cab: deflate level %d out of range 1..9", opts.Level)
 	}
-	tmp, err := os.CreateTemp(opts.TempDir, "pkgctl-cab-*")
+	tmp, err := scratch.File(opts.TempDir, "cab") // no name: nothing left if killed
 	if err != nil {
 		return nil, fmt.Errorf("cab: temporary file: %w", err)
 	}
@@ -391,7 +391,7 @@ func (w *Writer) Open() (io.ReadCloser, error) {
 	}
 	parts := []io.Reader{bytes.NewReader(w.head)}
 	if w.pre != nil {
-		parts = append(parts, io.NewSectionReader(w.preData, 0, w.pre.comp))
+		parts = append(parts, io.NewSectionReader(w.pre.data, 0, w.pre.comp))
 	}
 	parts = append(parts, io.NewSectionReader(w.tmp, 0, w.comp))
 	return nopCloser{io.MultiReader(parts...)}, nil
@@ -417,15 +417,7 @@ func (w *Writer) Close() error {
 		w.wg.Wait()
 	}
 	w.closed = true
-	if w.preData != nil {
-		w.preData.Close()
-	}
-	name := w.tmp.Name()
-	err := w.tmp.Close()
-	if rerr := os.Remove(name); err == nil {
-		err = rerr
-	}
-	return err
+	return scratch.Close(w.tmp)
 }
 
 // checksum is the CFDATA checksum: XOR of little-endian 32-bit words, the

@@ -1,0 +1,120 @@
+//go:build linux
+
+package scratch
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// deadPID returns the id of a process that has exited.
+func deadPID(t *testing.T) int {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+func TestSweep(t *testing.T) {
+	dir := t.TempDir()
+	dead, live := strconv.Itoa(deadPID(t)), strconv.Itoa(os.Getppid())
+	mk := func(name string, isDir bool) string {
+		p := filepath.Join(dir, name)
+		var err error
+		if isDir {
+			err = os.MkdirAll(filepath.Join(p, "sub"), 0o700)
+		} else {
+			err = os.WriteFile(p, []byte("secret"), 0o600)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	gone := []string{
+		mk("pkgctl-stage-"+dead+"-123456", true),
+		mk("pkgctl-build-"+dead+"-99", true),
+		mk(".fleet-osquery.deb.pkgctl-"+dead+"-42", false),
+	}
+	kept := []string{
+		mk("pkgctl-stage-"+live+"-123456", true),                 // running process
+		mk(".fleet-osquery.deb.pkgctl-"+live+"-42", false),       // running process
+		mk("pkgctl-stage-"+strconv.Itoa(os.Getpid())+"-1", true), // this process
+		mk("pkgctl-stage-abc", true),                             // not ours
+		mk("fleet-osquery.deb", false),                           // an installer
+		mk("pkgctl-e2e-"+dead, true),                             // no random suffix: not a scratch name
+	}
+	removed := Sweep(dir)
+	if len(removed) != len(gone) {
+		t.Errorf("Sweep removed %q, want %q", removed, gone)
+	}
+	for _, p := range gone {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s survived the sweep", p)
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was swept: %v", p, err)
+		}
+	}
+}
+
+func TestFileHasNoName(t *testing.T) {
+	dir := t.TempDir()
+	f, err := File(dir, "cab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(f)
+	if _, err := f.Write([]byte("payload")); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("the directory shows %v", ents)
+	}
+}
+
+func TestOutput(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.deb")
+	for _, existing := range []bool{false, true} {
+		if existing {
+			os.WriteFile(path, []byte("old"), 0o644)
+		}
+		o, err := CreateOutput(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Write([]byte("partial"))
+		if ents, _ := os.ReadDir(dir); len(ents) != map[bool]int{false: 0, true: 1}[existing] {
+			t.Errorf("while writing the directory shows %v", ents)
+		}
+		if err := o.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(path); string(got) != "partial" {
+			t.Errorf("after Commit the file holds %q", got)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+			t.Errorf("after Commit the directory shows %v", ents)
+		}
+	}
+	o, err := CreateOutput(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Write([]byte("new"))
+	name, err := o.Named()
+	if err != nil || filepath.Dir(name) != dir {
+		t.Fatalf("Named = %q, %v", name, err)
+	}
+	o.Abort()
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("after Abort the directory shows %v", ents)
+	}
+}
