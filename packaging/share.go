@@ -82,6 +82,23 @@ func (s *Shared) Close() {
 	s.vals = map[string]*sharedVal{}
 }
 
+// Value is Do for a value that needs no files: computed once per key, by the
+// first caller; a nil *Shared computes every time.
+func (s *Shared) Value(key string, fn func() (any, error)) (any, error) {
+	if s == nil {
+		return fn()
+	}
+	s.mu.Lock()
+	sv := s.vals[key]
+	if sv == nil {
+		sv = &sharedVal{}
+		s.vals[key] = sv
+	}
+	s.mu.Unlock()
+	sv.once.Do(func() { sv.v, sv.err = fn() })
+	return sv.v, sv.err
+}
+
 type sharedKey struct{}
 
 // WithShared returns ctx carrying s for the packagers.

@@ -96,7 +96,7 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 	if l.OS != packaging.OSWindows || l.Windows == nil {
 		return fmt.Errorf("msi: layout for %s is not a Windows layout", l.OS)
 	}
-	p, err := plan(l)
+	p, err := planWith(l, sharedFileSum(ctx))
 	if err != nil {
 		return err
 	}
@@ -237,7 +237,10 @@ type dirRow struct{ id, parent, defaultDir, path string }
 
 // plan assigns identifiers, short names and codes. Identifiers are hashes of
 // paths, so they are stable from one build to the next.
-func plan(l *packaging.Layout) (*msiPlan, error) {
+func plan(l *packaging.Layout) (*msiPlan, error) { return planWith(l, fileSum) }
+
+// planWith is plan with sum giving a component file's SHA-256.
+func planWith(l *packaging.Layout, fileSumOf func(path string) ([]byte, error)) (*msiPlan, error) {
 	p := &msiPlan{dirIDs: map[string]string{}, fileComp: map[string]string{}, fileDir: map[string]string{}, fileName: map[string]string{}}
 	root := packaging.WindowsOrbitRoot
 	p.dirs = []dirRow{
@@ -330,7 +333,7 @@ func plan(l *packaging.Layout) (*msiPlan, error) {
 	if _, err := addDir(root + "/osquery.db"); err != nil { // runtime data, removed on uninstall
 		return nil, err
 	}
-	sum, err := layoutDigest(l)
+	sum, err := layoutDigest(l, fileSumOf)
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +379,7 @@ func shortName(long string) string {
 // layoutDigest hashes everything the package says: entries and their
 // contents, service, properties and version, so the ProductCode and
 // PackageCode change exactly when the package does.
-func layoutDigest(l *packaging.Layout) ([]byte, error) {
+func layoutDigest(l *packaging.Layout, fileSum func(path string) ([]byte, error)) ([]byte, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "pkgctl msi v1\x00%s\x00%s\x00%s\x00%d\x00", l.Arch, l.Version, l.Name, l.MTime.Unix())
 	for _, e := range l.Entries {
@@ -389,19 +392,51 @@ func layoutDigest(l *packaging.Layout) ([]byte, error) {
 			h.Write(e.Data)
 			continue
 		}
-		f, err := os.Open(e.Source)
+		// The file's own SHA-256, computed once per fetch (team builds
+		// share it), stands for its content.
+		fs, err := fileSum(e.Source)
 		if err != nil {
 			return nil, fmt.Errorf("msi: %s: %w", e.Path, err)
 		}
-		n, err := io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("msi: read %s: %w", e.Source, err)
-		}
-		fmt.Fprintf(h, "%d\x00", n)
+		h.Write(fs)
 	}
 	fmt.Fprintf(h, "%+v", *l.Windows)
 	return h.Sum(nil), nil
+}
+
+// fileSum is the SHA-256 of the file at path.
+func fileSum(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return h.Sum(nil), nil
+}
+
+// sharedFileSum is fileSum computed once per fetch (packaging.Shared) for a
+// file of a given size and time.
+func sharedFileSum(ctx context.Context) func(string) ([]byte, error) {
+	shared := packaging.SharedFrom(ctx)
+	if shared == nil {
+		return fileSum
+	}
+	return func(path string) ([]byte, error) {
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		key := fmt.Sprintf("msi file sha256\x00%s\x00%d\x00%d", path, st.Size(), st.ModTime().UnixNano())
+		v, err := shared.Value(key, func() (any, error) { return fileSum(path) })
+		if err != nil {
+			return nil, err
+		}
+		return v.([]byte), nil
+	}
 }
 
 // guidFrom makes a GUID (version 5 layout, SHA-256 based) from a digest and a label.
