@@ -6,12 +6,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/pkgctl/pkgctl/internal/iox"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/blakesmith/ar"
+
+	"github.com/pkgctl/pkgctl/internal/iox"
 )
 
 // debScripts are the control members that run at install or removal.

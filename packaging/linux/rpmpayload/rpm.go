@@ -9,13 +9,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/pkgctl/pkgctl/internal/iox"
 	"hash"
 	"io"
 
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/pkgctl/pkgctl/internal/flatecheck"
+
+	"github.com/pkgctl/pkgctl/internal/iox"
 )
 
 // Signature header tags (rpm's rpmSigTag).
