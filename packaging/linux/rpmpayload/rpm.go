@@ -15,7 +15,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/pkgctl/pkgctl/internal/flatecheck"
-
 	"github.com/pkgctl/pkgctl/internal/iox"
 )
 
