@@ -61,8 +61,9 @@ func TestTimestamps(t *testing.T) {
 func TestStapled(t *testing.T) {
 	fx := newFixture(t)
 	p := fx.build(t, packaging.TypePkg, "", nil, true)
-	if r := mustOpen(t, p, Options{}); r.Staple == nil || r.Staple.Stapled {
-		t.Errorf("unstapled pkg: staple %+v", r.Staple)
+	before := mustOpen(t, p, Options{})
+	if before.Staple == nil || before.Staple.Stapled || before.Staple.Record == "" {
+		t.Errorf("unstapled pkg: staple %+v", before.Staple)
 	}
 	if r := mustOpen(t, fx.build(t, packaging.TypeDeb, "amd64", nil, false), Options{}); r.Staple != nil {
 		t.Errorf("deb: staple %+v", r.Staple)
@@ -97,6 +98,9 @@ func TestStapled(t *testing.T) {
 	}
 	if fs := Verify(r, VerifyOptions{}); Failed(fs, nil, false) || hasCode(fs, "PKG-STAPLE-MALFORMED") {
 		t.Errorf("stapled pkg fails verify: %+v", fs)
+	}
+	if d := Compare(before, r); len(d.Signatures) != 1 || d.Signatures[0].Key != "notarization-ticket" || d.Signatures[0].Change != "added" {
+		t.Errorf("diff before/after stapling: %+v", d.Signatures)
 	}
 	var b bytes.Buffer
 	if err := WriteText(&b, r, TextOptions{}); err != nil {
