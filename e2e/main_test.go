@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -294,7 +295,32 @@ func runIn(t *testing.T, dir string, extra []string, args ...string) runResult {
 	if r.Code == 0 {
 		checkNewInstallers(t, dir, installers)
 	}
+	if len(args) > 0 && args[0] == "package" && r.Code == 0 {
+		verifyInstallers(t, dir)
+	}
 	return r
+}
+
+// verifyInstallers runs `pkgctl verify` on every installer under dir: each
+// installer a test builds must be sound by pkgctl's own checks too.
+func verifyInstallers(t *testing.T, dir string) {
+	t.Helper()
+	var found []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			for _, ext := range []string{".deb", ".rpm", ".pkg.tar.zst", ".pkg", ".msi"} {
+				if strings.HasSuffix(p, ext) {
+					found = append(found, p)
+				}
+			}
+		}
+		return nil
+	})
+	for _, p := range found {
+		if v := runIn(t, dir, nil, "verify", p); v.Code != 0 {
+			t.Errorf("pkgctl verify %s: exit %d\n%s%s", filepath.Base(p), v.Code, v.Stdout, v.Stderr)
+		}
+	}
 }
 
 // filteredEnv is the test's environment without the variables that change what

@@ -32,6 +32,10 @@ type BuildEnv struct {
 	// Dir resolves a relative --outfile and holds the default output; "" is the
 	// current directory.
 	Dir string
+	// Verify, when set (--verify), checks each finished installer (signed,
+	// still at its temporary path) before it is renamed into place; an error
+	// leaves nothing at the output path.
+	Verify func(tmp string) error
 }
 
 // checkOrbitVersion checks the orbit target's custom metadata version, which
@@ -380,6 +384,20 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 		sign = func(tmp string) (err error) {
 			detachedExt, detached, err = signDetached(ds, l, tmp)
 			return err
+		}
+	}
+	if env.Verify != nil {
+		signStep := sign
+		sign = func(tmp string) error {
+			if signStep != nil {
+				if err := signStep(tmp); err != nil {
+					return err
+				}
+			}
+			if err := env.Verify(tmp); err != nil {
+				return fmt.Errorf("--verify %s: %w", out, err)
+			}
+			return nil
 		}
 	}
 	size, err := writeAtomicThen(out, func(w io.Writer) error {

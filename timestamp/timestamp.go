@@ -54,6 +54,10 @@ func New(flag, rawURL string) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(rawURL, " \t\r\n\x7f") || u.Fragment != "" {
 		return nil, fmt.Errorf("--%s must be an http or https URL of an RFC 3161 time-stamping server, or %q", flag, None)
 	}
+	if u.User != nil {
+		// The URL is a plain setting: it lands in manifests and logs.
+		return nil, fmt.Errorf("--%s must not carry a user name or password", flag)
+	}
 	return &Client{URL: u}, nil
 }
 

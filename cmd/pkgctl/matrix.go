@@ -145,6 +145,9 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	prog := opts.Streams.progress()
 	s := opts.Streams.above(prog)
 	env := packaging.BuildEnv{ToolVersion: versionString(), Warnf: s.Warnf}
+	if opts.Verify || cfgPath != "" && !cmd.Flags().Changed("verify") {
+		env.Verify = verifyOutput
+	}
 	if prog != nil {
 		env.Progress = prog
 		defer prog.Stop()
@@ -165,7 +168,7 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 	env.Notef = func(format string, args ...any) {
 		noteMu.Lock()
 		defer noteMu.Unlock()
-		fmt.Fprintf(errOut, format+"\n", args...)
+		fmt.Fprintf(s.Msg(s.ErrOut), format+"\n", args...) // above the progress; nothing under --quiet
 	}
 	fmt.Fprintf(msg, "Generating %d fleetd agent(s)...\n", len(mbuilds))
 	mp := newMatrixProgress(prog, len(mbuilds))

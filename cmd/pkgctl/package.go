@@ -23,6 +23,9 @@ type PackageOptions struct {
 	Getenv func(string) (string, bool)
 	// Release: config file, matrix, manifest, publishing (matrix.go).
 	Release ReleaseOptions
+	// Verify runs `pkgctl verify`'s checks on each output before it is
+	// renamed into place (--verify; on by default with --config).
+	Verify bool
 }
 
 // flagDef is one flag of `pkgctl package`: the same name, type, default and
@@ -159,6 +162,7 @@ func newCmdPackage(opts *PackageOptions, runF func(*PackageOptions) error) *cobr
 		}
 	}
 	addReleaseFlags(fs, &opts.Release)
+	fs.BoolVar(&opts.Verify, "verify", false, "Check each installer as `pkgctl verify` does before renaming it into place (default true with --config)")
 	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
@@ -243,6 +247,9 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 	prog := opts.Streams.progress()
 	s := opts.Streams.above(prog)
 	env := packaging.BuildEnv{ToolVersion: versionString(), Warnf: s.Warnf}
+	if opts.Verify {
+		env.Verify = verifyOutput
+	}
 	if prog != nil {
 		env.Progress = prog
 		defer prog.Stop()
@@ -253,7 +260,7 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 		}
 	}
 	env.Notef = func(format string, args ...any) {
-		fmt.Fprintf(s.ErrOut, format+"\n", args...)
+		fmt.Fprintf(s.Msg(s.ErrOut), format+"\n", args...) // nothing under --quiet
 	}
 	msg := s.Msg(s.Out)
 	fmt.Fprintln(msg, "Generating your fleetd agent...")

@@ -52,6 +52,7 @@ func NewCmdRoot(s Streams) *cobra.Command {
 	root.AddCommand(NewCmdPublish(s, nil))
 	root.AddCommand(NewCmdProfile(s, nil))
 	root.AddCommand(NewCmdUpdates(s, nil))
+	root.AddCommand(NewCmdInspect(s, nil), NewCmdVerify(s, nil), NewCmdDiff(s, nil))
 	root.AddCommand(NewCmdMan(s))
 	decorateCommands(root)
 	addCompletions(root)

@@ -6,6 +6,7 @@ import (
 	"compress/zlib"
 	"crypto"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -28,11 +29,16 @@ import (
 // compressed, 10 MB uncompressed).
 const maxTOC = 10 << 20
 
+// ErrTOCChecksum is returned by Open when the TOC does not match its stored
+// checksum.
+var ErrTOCChecksum = errors.New("xar: TOC checksum mismatch")
+
 // Reader is an opened xar archive. It checks the TOC checksum when opened and
 // each member's checksums when the member is read.
 type Reader struct {
 	HashFunc     crypto.Hash // TOC checksum algorithm from the header
 	TOCHash      []byte      // checksum of the compressed TOC (verified)
+	TOCMismatch  bool        // OpenLenient only: TOCHash differs from the stored checksum
 	TOC          []byte      // the TOC XML
 	CreationTime string
 	Files        []*Entry // depth-first, in TOC order
@@ -126,6 +132,16 @@ type xmlFile struct {
 // Open reads the header and TOC of the archive in r (size bytes) and checks
 // the TOC checksum.
 func Open(r io.ReaderAt, size int64) (*Reader, error) {
+	x, err := OpenLenient(r, size)
+	if err == nil && x.TOCMismatch {
+		return nil, ErrTOCChecksum
+	}
+	return x, err
+}
+
+// OpenLenient is Open for inspection: a TOC that does not match its stored
+// checksum is still parsed, and TOCMismatch reports it.
+func OpenLenient(r io.ReaderAt, size int64) (*Reader, error) {
 	var hdr [headerSize]byte
 	if _, err := r.ReadAt(hdr[:], 0); err != nil {
 		return nil, fmt.Errorf("xar: read header: %w", err)
@@ -148,6 +164,9 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	x := &Reader{ra: r, size: size, tocOffset: hsize, heapBase: hsize + int64(zlen)}
 	var newHash func() hash.Hash
 	switch alg := binary.BigEndian.Uint32(hdr[24:]); alg {
+	case 0: // none: older xar tools write archives without a TOC checksum
+	case 2:
+		x.HashFunc, newHash = crypto.MD5, md5.New
 	case 1:
 		x.HashFunc, newHash = crypto.SHA1, sha1.New
 	case 3:
@@ -161,9 +180,11 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	if _, err := r.ReadAt(ztoc, hsize); err != nil {
 		return nil, fmt.Errorf("xar: read TOC: %w", err)
 	}
-	h := newHash()
-	h.Write(ztoc)
-	x.TOCHash = h.Sum(nil)
+	if newHash != nil {
+		h := newHash()
+		h.Write(ztoc)
+		x.TOCHash = h.Sum(nil)
+	}
 	zr, err := zlib.NewReader(bytes.NewReader(ztoc))
 	if err != nil {
 		return nil, fmt.Errorf("xar: TOC: %w", err)
@@ -181,15 +202,19 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	}
 	x.CreationTime = doc.TOC.CreationTime
 	ck := doc.TOC.Checksum
-	if ck == nil || ck.Size != int64(len(x.TOCHash)) {
+	if newHash == nil {
+		if ck != nil && ck.Style != "" && !strings.EqualFold(ck.Style, "none") {
+			return nil, fmt.Errorf("xar: header says no TOC checksum, the TOC says %s", ck.Style)
+		}
+	} else if ck == nil || ck.Size != int64(len(x.TOCHash)) {
 		return nil, errors.New("xar: TOC checksum element missing or of the wrong size")
 	}
-	stored, err := x.heapBytes(ck.Offset, ck.Size)
-	if err != nil {
-		return nil, fmt.Errorf("xar: TOC checksum: %w", err)
-	}
-	if !hmac.Equal(stored, x.TOCHash) {
-		return nil, errors.New("xar: TOC checksum mismatch")
+	if newHash != nil {
+		stored, err := x.heapBytes(ck.Offset, ck.Size)
+		if err != nil {
+			return nil, fmt.Errorf("xar: TOC checksum: %w", err)
+		}
+		x.TOCMismatch = !hmac.Equal(stored, x.TOCHash)
 	}
 	for _, s := range []struct {
 		el  *xmlSig
@@ -237,11 +262,21 @@ func (x *Reader) addFiles(files []*xmlFile, dir string) error {
 		}
 		e := &Entry{ID: f.ID, Path: dir + f.Name, Type: f.Type, UID: f.UID, GID: f.GID, User: f.User, Group: f.Group}
 		if f.Mode != "" {
-			m, err := strconv.ParseUint(f.Mode, 8, 32)
+			// Some writers put the whole st_mode (type bits too) here.
+			m, err := strconv.ParseUint(strings.TrimSpace(f.Mode), 8, 64)
 			if err != nil {
 				return fmt.Errorf("xar: %s: mode %q: %w", e.Path, f.Mode, err)
 			}
 			e.Mode = fs.FileMode(m & 0o777)
+			if m&0o4000 != 0 {
+				e.Mode |= fs.ModeSetuid
+			}
+			if m&0o2000 != 0 {
+				e.Mode |= fs.ModeSetgid
+			}
+			if m&0o1000 != 0 {
+				e.Mode |= fs.ModeSticky
+			}
 		}
 		if e.Type == "directory" {
 			e.Mode |= fs.ModeDir
@@ -354,6 +389,12 @@ type checker struct {
 func newChecker(name, tag string, c Checksum, size int64, r io.Reader) (*checker, error) {
 	var h hash.Hash
 	switch strings.ToLower(c.Style) {
+	case "", "none":
+		// No checksum recorded (xar writes none with --no-compress-checksum
+		// style options): only the size is checked.
+		return &checker{r: r, size: size, what: name, tag: tag}, nil
+	case "md5":
+		h = md5.New()
 	case "sha1":
 		h = sha1.New()
 	case "sha256":
@@ -372,7 +413,9 @@ func newChecker(name, tag string, c Checksum, size int64, r io.Reader) (*checker
 
 func (c *checker) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.h.Write(p[:n])
+	if c.h != nil {
+		c.h.Write(p[:n])
+	}
 	c.n += int64(n)
 	if c.n > c.size {
 		return n, fmt.Errorf("xar: %s: more than the %d %s bytes the TOC gives", c.what, c.size, c.tag)
@@ -381,7 +424,7 @@ func (c *checker) Read(p []byte) (int, error) {
 		if c.n != c.size {
 			return n, fmt.Errorf("xar: %s: %d %s bytes, TOC says %d", c.what, c.n, c.tag, c.size)
 		}
-		if !hmac.Equal(c.h.Sum(nil), c.want) {
+		if c.h != nil && !hmac.Equal(c.h.Sum(nil), c.want) {
 			return n, fmt.Errorf("xar: %s: %s checksum mismatch", c.what, c.tag)
 		}
 	}

@@ -4,10 +4,13 @@ import (
 	"github.com/pkgctl/pkgctl/internal/testenv"
 
 	"bytes"
+	"compress/zlib"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/binary"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -296,5 +299,85 @@ func TestOpenRejectsTruncated(t *testing.T) {
 		if _, err := xar.Open(bytes.NewReader(b[:n]), int64(n)); err == nil {
 			t.Errorf("Open of the first %d bytes succeeded", n)
 		}
+	}
+}
+
+// TestReadForeignChecksums reads archives bsdtar writes with an md5 TOC
+// checksum, with no checksums at all, and with md5 member checksums.
+func TestReadForeignChecksums(t *testing.T) {
+	bsdtar := testenv.NeedTool(t, "bsdtar", "libarchive-tools")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("hello xar"), 0o755)
+	for _, tc := range []struct {
+		opts string
+		hash crypto.Hash
+	}{
+		{"xar:toc-checksum=md5", crypto.MD5},
+		{"xar:toc-checksum=none,xar:checksum=none", 0},
+		{"xar:toc-checksum=sha1,xar:checksum=md5", crypto.SHA1},
+	} {
+		out := filepath.Join(dir, "t.xar")
+		cmd := exec.Command(bsdtar, "--format", "xar", "--options", tc.opts, "-cf", out, "-C", src, "a.txt")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("bsdtar %s: %v\n%s", tc.opts, err, b)
+		}
+		data, _ := os.ReadFile(out)
+		x, err := xar.Open(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.opts, err)
+		}
+		if x.HashFunc != tc.hash {
+			t.Errorf("%s: TOC hash %v", tc.opts, x.HashFunc)
+		}
+		got, err := x.ReadFile("a.txt")
+		if err != nil || string(got) != "hello xar" {
+			t.Errorf("%s: %q %v", tc.opts, got, err)
+		}
+		if e := x.File("a.txt"); e.Mode.Perm() != 0o755 {
+			t.Errorf("%s: mode %v", tc.opts, e.Mode)
+		}
+		if tc.hash == 0 {
+			continue
+		}
+		// The TOC checksum still guards the TOC.
+		data[30] ^= 1
+		if _, err := xar.Open(bytes.NewReader(data), int64(len(data))); err == nil {
+			t.Errorf("%s: a changed TOC byte opens", tc.opts)
+		}
+	}
+}
+
+// TestReadLargeModes reads a TOC whose <mode> holds a whole st_mode (type
+// bits included, as some writers put it) and setuid/sticky bits.
+func TestReadLargeModes(t *testing.T) {
+	toc := `<?xml version="1.0" encoding="UTF-8"?><xar><toc>` +
+		`<checksum style="sha1"><offset>0</offset><size>20</size></checksum>` +
+		`<file id="1"><name>bin</name><type>directory</type><mode>0041777</mode></file>` +
+		`<file id="2"><name>tool</name><type>file</type><mode>0104755</mode></file>` +
+		`</toc></xar>`
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte(toc))
+	zw.Close()
+	sum := sha1.Sum(z.Bytes())
+	hdr := make([]byte, 28)
+	copy(hdr, "xar!")
+	binary.BigEndian.PutUint16(hdr[4:], 28)
+	binary.BigEndian.PutUint16(hdr[6:], 1)
+	binary.BigEndian.PutUint64(hdr[8:], uint64(z.Len()))
+	binary.BigEndian.PutUint64(hdr[16:], uint64(len(toc)))
+	binary.BigEndian.PutUint32(hdr[24:], 1)
+	data := append(append(hdr, z.Bytes()...), sum[:]...)
+	x, err := xar.Open(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := x.File("bin"); d == nil || !d.Mode.IsDir() || d.Mode.Perm() != 0o777 || d.Mode&fs.ModeSticky == 0 {
+		t.Errorf("bin: %+v", d)
+	}
+	if f := x.File("tool"); f == nil || f.Mode.Perm() != 0o755 || f.Mode&fs.ModeSetuid == 0 {
+		t.Errorf("tool: %+v", f)
 	}
 }

@@ -357,3 +357,57 @@ func TestBsdtarExtracts(t *testing.T) {
 		t.Errorf("bsdtar extracted a cabinet with a flipped byte:\n%s", out)
 	}
 }
+
+// TestSignedCabinetTrailingData reads a cabinet signed with osslsigncode:
+// the signature follows the size the header gives.
+func TestSignedCabinetTrailingData(t *testing.T) {
+	testenv.NeedTool(t, "gcab", "gcab")
+	testenv.NeedTool(t, "osslsigncode", "osslsigncode")
+	dir := t.TempDir()
+	files := testFiles()
+	args := []string{"-c", "-z", "g.cab"}
+	for _, f := range files {
+		os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644)
+		args = append(args, f.name)
+	}
+	ca, err := testenv.NewCA("cab test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crt, key, err := ca.IssueCodeSigning("cab signer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "c.pem"), crt, 0o600)
+	os.WriteFile(filepath.Join(dir, "k.pem"), key, 0o600)
+	for _, c := range [][]string{append([]string{"gcab"}, args...), {"osslsigncode", "sign", "-certs", "c.pem", "-key", "k.pem", "-in", "g.cab", "-out", "s.cab"}} {
+		cmd := exec.Command(c[0], c[1:]...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", c, err, out)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "s.cab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatalf("signed cabinet: %v", err)
+	}
+	if c.Trailing == 0 {
+		t.Errorf("no trailing data seen after the signed cabinet")
+	}
+	got, err := c.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !bytes.Equal(got[f.name], f.data) {
+			t.Errorf("%s differs", f.name)
+		}
+	}
+	if _, err := Open(bytes.NewReader(data[:len(data)/2]), int64(len(data)/2)); err == nil {
+		t.Error("a truncated cabinet opens")
+	}
+}

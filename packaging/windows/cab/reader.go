@@ -33,6 +33,9 @@ type folder struct {
 // Cabinet is a cabinet opened for reading.
 type Cabinet struct {
 	Files []FileInfo
+	// Trailing is the number of bytes after the cabinet (a signature, or
+	// padding); they are not read.
+	Trailing int64
 	// Strict makes Walk also refuse MSZIP blocks with Huffman codes that
 	// strict decoders (libmspack, Windows) refuse (see flatecheck).
 	Strict  bool
@@ -52,9 +55,14 @@ func Open(r io.ReaderAt, size int64) (*Cabinet, error) {
 	if string(h[:4]) != "MSCF" {
 		return nil, errors.New("cab: not a cabinet (no MSCF signature)")
 	}
-	if got := int64(le.Uint32(h[8:])); got != size {
+	// A signed cabinet (or one a tool padded) carries data after the size
+	// the header gives: the cabinet is that prefix.
+	got := int64(le.Uint32(h[8:]))
+	if got > size || got < headerSize {
 		return nil, fmt.Errorf("cab: header says %d bytes, file has %d", got, size)
 	}
+	trailing := size - got
+	size = got
 	if h[25] != 1 || h[24] != 3 {
 		return nil, fmt.Errorf("cab: version %d.%d, want 1.3", h[25], h[24])
 	}
@@ -62,7 +70,7 @@ func Open(r io.ReaderAt, size int64) (*Cabinet, error) {
 	if flags&3 != 0 {
 		return nil, errors.New("cab: multi-cabinet sets are not supported")
 	}
-	c := &Cabinet{r: r, size: size}
+	c := &Cabinet{r: r, size: size, Trailing: trailing}
 	off := int64(headerSize)
 	resFolder := 0
 	if flags&4 != 0 {
@@ -191,6 +199,42 @@ func (fr *folderReader) next() error {
 	fr.dict, fr.cur = out, out
 	fr.off += int64(len(hdr) + cb)
 	fr.index++
+	return nil
+}
+
+// Block is one data block of a folder, as stored.
+type Block struct {
+	Folder, Index int
+	Compression   uint16 // 0 none, 1 MSZIP
+	Data          []byte // compressed bytes (MSZIP: "CK" + deflate)
+	Uncompressed  int
+}
+
+// Blocks calls fn with every data block of every folder, in order, without
+// inflating them (for strict format checks). fn must not keep Data.
+func (c *Cabinet) Blocks(fn func(b Block) error) error {
+	le := binary.LittleEndian
+	hdr := make([]byte, 8+c.resData)
+	for fi, f := range c.folders {
+		off := f.start
+		for i := 0; i < f.blocks; i++ {
+			if _, err := c.r.ReadAt(hdr, off); err != nil {
+				return fmt.Errorf("cab: folder %d block %d header: %w", fi, i, err)
+			}
+			cb := int(le.Uint16(hdr[4:]))
+			if off+int64(len(hdr)+cb) > c.size {
+				return fmt.Errorf("cab: folder %d block %d lies outside the cabinet", fi, i)
+			}
+			data := make([]byte, cb)
+			if _, err := c.r.ReadAt(data, off+int64(len(hdr))); err != nil {
+				return fmt.Errorf("cab: folder %d block %d data: %w", fi, i, err)
+			}
+			if err := fn(Block{Folder: fi, Index: i, Compression: f.comp, Data: data, Uncompressed: int(le.Uint16(hdr[6:]))}); err != nil {
+				return err
+			}
+			off += int64(len(hdr) + cb)
+		}
+	}
 	return nil
 }
 

@@ -412,6 +412,14 @@ func TestCompareWithWixl(t *testing.T) {
 		t.Fatalf("our reader cannot read wixl's MSI: %v", err)
 	}
 	defer ref.Close()
+	// A real wixl MSI installs: Lint may find it unusual, never broken;
+	// the strict Check (for our own databases) does flag it.
+	if errs, warns := ref.Lint(); len(errs) != 0 || len(warns) == 0 {
+		t.Errorf("Lint of wixl's MSI: errors %v (want none), %d warnings (want some)", errs, len(warns))
+	}
+	if ref.Check() == nil {
+		t.Errorf("Check passes wixl's MSI, whose reference counts are off")
+	}
 	compared := 0
 	for _, rt := range ref.Tables {
 		def := StandardTable(rt.Name)

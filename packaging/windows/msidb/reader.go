@@ -354,28 +354,41 @@ func (f *File) decodeRows(t *TableData) error {
 // does not check: string reference counts, no unused strings, a _Validation
 // row for every column (and none for missing ones) agreeing on nullability,
 // no nulls in non-nullable columns, unique and sorted primary keys, and a
-// stream for every binary value.
+// stream for every binary value. It is strict: every finding of Lint, error
+// or warning, fails it (pkgctl's own databases must be clean).
 func (f *File) Check() error {
-	var errs []error
+	errs, warns := f.Lint()
+	return errors.Join(append(errs, warns...)...)
+}
+
+// Lint runs Check's checks and splits the findings: errs are what makes
+// Windows Installer fail (a duplicate or null primary key, a binary value
+// with no stream); warns are unusual but installable (reference counts,
+// unsorted rows, _Validation gaps, nulls in non-key columns), which real
+// WiX- and wixl-built databases show.
+func (f *File) Lint() (errs, warns []error) {
 	counted := make([]int, len(f.strings))
 	for _, t := range f.Tables {
 		for i, r := range t.raw {
 			for j, v := range r {
 				c := t.Columns[j]
 				if v == 0 && !c.Nullable() {
-					errs = append(errs, fmt.Errorf("table %s row %d: null in non-nullable column %s", t.Name, i+1, c.Name))
+					e := fmt.Errorf("table %s row %d: null in non-nullable column %s", t.Name, i+1, c.Name)
+					if c.Key() {
+						errs = append(errs, e)
+					} else {
+						warns = append(warns, e)
+					}
 				}
 				if c.kind() == String && v != 0 && int(v) <= len(counted) {
 					counted[v-1]++
 				}
 			}
 			if i > 0 {
-				if cmp := compareKeys(t, t.raw[i-1], r); cmp >= 0 {
-					what := "not sorted by key"
-					if cmp == 0 {
-						what = "duplicate key"
-					}
-					errs = append(errs, fmt.Errorf("table %s rows %d and %d: %s", t.Name, i, i+1, what))
+				if cmp := compareKeys(t, t.raw[i-1], r); cmp == 0 && hasKey(t) {
+					errs = append(errs, fmt.Errorf("table %s rows %d and %d: duplicate key", t.Name, i, i+1))
+				} else if cmp > 0 {
+					warns = append(warns, fmt.Errorf("table %s rows %d and %d: not sorted by key", t.Name, i, i+1))
 				}
 			}
 			for j, v := range t.Rows[i] {
@@ -386,14 +399,17 @@ func (f *File) Check() error {
 				}
 			}
 		}
+		if dup := duplicateKeys(t); dup != "" {
+			errs = append(errs, fmt.Errorf("table %s: duplicate key %s", t.Name, dup))
+		}
 	}
 	for i, n := range counted {
 		if n != f.refs[i] {
-			errs = append(errs, fmt.Errorf("string %d %q: _StringPool refcount %d, tables reference it %d times", i+1, f.strings[i], f.refs[i], n))
+			warns = append(warns, fmt.Errorf("string %d %q: _StringPool refcount %d, tables reference it %d times", i+1, f.strings[i], f.refs[i], n))
 		}
 	}
 	if v := f.Table(validationTable); v == nil {
-		errs = append(errs, errors.New("no _Validation table"))
+		warns = append(warns, errors.New("no _Validation table"))
 	} else {
 		seen := map[[2]string]string{}
 		for _, r := range v.Rows {
@@ -411,18 +427,49 @@ func (f *File) Check() error {
 				want := map[bool]string{true: "Y", false: "N"}[c.Nullable()]
 				switch {
 				case !ok:
-					errs = append(errs, fmt.Errorf("no _Validation row for %s.%s", t.Name, c.Name))
+					warns = append(warns, fmt.Errorf("no _Validation row for %s.%s", t.Name, c.Name))
 				case nl != want:
-					errs = append(errs, fmt.Errorf("_Validation says %s.%s Nullable=%s, the column type says %s", t.Name, c.Name, nl, want))
+					warns = append(warns, fmt.Errorf("_Validation says %s.%s Nullable=%s, the column type says %s", t.Name, c.Name, nl, want))
 				}
 				delete(seen, [2]string{t.Name, c.Name})
 			}
 		}
+		var extra []string
 		for k := range seen {
-			errs = append(errs, fmt.Errorf("_Validation row for missing column %s.%s", k[0], k[1]))
+			extra = append(extra, k[0]+"."+k[1])
+		}
+		sort.Strings(extra)
+		for _, k := range extra {
+			warns = append(warns, fmt.Errorf("_Validation row for missing column %s", k))
 		}
 	}
-	return errors.Join(errs...)
+	return errs, warns
+}
+
+func hasKey(t *TableData) bool { return len(t.Columns) > 0 && t.Columns[0].Key() }
+
+// duplicateKeys finds a repeated primary key among unsorted rows (sorted
+// neighbours are reported by Lint's row loop).
+func duplicateKeys(t *TableData) string {
+	if !hasKey(t) {
+		return ""
+	}
+	seen := map[string]int{}
+	for i, r := range t.raw {
+		var k []string
+		for j, c := range t.Columns {
+			if !c.Key() {
+				break
+			}
+			k = append(k, fmt.Sprint(r[j]))
+		}
+		key := strings.Join(k, "\x00")
+		if prev, ok := seen[key]; ok && prev != i-1 {
+			return fmt.Sprintf("in rows %d and %d", prev+1, i+1)
+		}
+		seen[key] = i
+	}
+	return ""
 }
 
 func compareKeys(t *TableData, a, b []uint32) int {
