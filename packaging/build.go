@@ -89,6 +89,7 @@ type Fetched struct {
 	meta   []byte
 	comps  map[string]Component  // by TUF target path
 	infos  map[string]TargetInfo // by TUF target path
+	shared *Shared               // compressed once, reused by every build
 	failed map[string]error      // targets that could not be fetched, by TUF target path
 }
 
@@ -145,6 +146,7 @@ func fetchPartial(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetche
 	if f.work, err = scratch.MkdirTemp("build"); err != nil {
 		return nil, fmt.Errorf("create work directory: %w", err)
 	}
+	f.shared = NewShared(f.work)
 	client, err := openUpdateClient(opts[0], env)
 	if err != nil {
 		return nil, err
@@ -261,6 +263,7 @@ func (f *Fetched) Close() {
 	if f.client != nil {
 		f.client.Close()
 	}
+	f.shared.Close()
 	if f.work != "" {
 		os.RemoveAll(f.work)
 	}
@@ -401,7 +404,7 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 		}
 	}
 	size, err := writeAtomicThen(out, func(w io.Writer) error {
-		if err := p.Package(ctx, l, w); err != nil {
+		if err := p.Package(WithShared(ctx, f.shared), l, w); err != nil {
 			return err
 		}
 		// An interrupt while the format was writing must not be renamed into place.

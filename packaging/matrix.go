@@ -1,6 +1,7 @@
 package packaging
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -48,6 +49,10 @@ type MatrixOptions struct {
 	// command passes a key derived from its flag table, so that update flags
 	// added later are covered too.
 	Key func(*Options) string
+	// MemoryBudget bounds the payload bytes that builds holding them in memory
+	// (deb, rpm, pkg.tar.zst through nfpm) may hold at once; <= 0 means
+	// DefaultMemoryBudget. A build larger than the budget runs alone.
+	MemoryBudget int64
 	// Event, when set, is told when a build starts (done false) and ends.
 	Event func(i int, b MatrixBuild, done bool, out *MatrixOutcome)
 	// Protected are files no build may write (the manifest, the config file,
@@ -112,6 +117,7 @@ func BuildMatrix(ctx context.Context, builds []MatrixBuild, env BuildEnv, mo Mat
 		claimed = map[string]string{} // output path → build name
 		wg      sync.WaitGroup
 		sem     = make(chan struct{}, par)
+		mem     = newBudget(cmp.Or(max(mo.MemoryBudget, 0), DefaultMemoryBudget))
 	)
 	for i := range builds {
 		if fetched[i] == nil {
@@ -125,6 +131,7 @@ func BuildMatrix(ctx context.Context, builds []MatrixBuild, env BuildEnv, mo Mat
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			defer mem.release(mem.acquire(fetched[i].memoryWeight(builds[i].Options)))
 			b := builds[i]
 			if mo.Event != nil {
 				mo.Event(i, b, false, nil)

@@ -9,19 +9,23 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"math"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/klauspost/compress/flate"
 
+	"github.com/pkgctl/pkgctl/internal/gzseg"
 	"github.com/pkgctl/pkgctl/internal/iox"
 	"github.com/pkgctl/pkgctl/internal/scratch"
-	"github.com/pkgctl/pkgctl/internal/strictflate"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/packaging/macos/bom"
 	"github.com/pkgctl/pkgctl/packaging/macos/cpio"
@@ -65,7 +69,8 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 	defer scratch.Close(payload)
 
 	entries := payloadEntries(l)
-	records, payloadSum, err := writeCPIOGzip(ctx, payload, entries, l.MTime)
+	records, payloadSum, err := writeCPIOGzip(ctx, packaging.SharedFrom(ctx), payload, entries, l.MTime)
+	defer payloadSum.release()
 	if err != nil {
 		return fmt.Errorf("pkg: write Payload: %w", err)
 	}
@@ -83,7 +88,7 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 		{Name: mactemplates.ComponentDir, Dir: true},
 		{Name: MemberBom, Open: xar.Bytes(bomData), Compress: true},
 		// Size and SHA-1 known from writing spare the xar writer a pass over it.
-		{Name: MemberPayload, Open: section(payload, payloadSum.size), Size: payloadSum.size, SHA1: payloadSum.sha1},
+		{Name: MemberPayload, Open: payloadSum.open, Size: payloadSum.size, SHA1: payloadSum.sha1, Trusted: true},
 	}
 	if comp.Postinstall {
 		scripts, err := scratch.File("", "pkg")
@@ -91,11 +96,12 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 			return fmt.Errorf("pkg: create work file: %w", err)
 		}
 		defer scratch.Close(scripts)
-		_, sum, err := writeCPIOGzip(ctx, scripts, scriptEntries(l), l.MTime)
+		_, sum, err := writeCPIOGzip(ctx, nil, scripts, scriptEntries(l), l.MTime)
+		defer sum.release()
 		if err != nil {
 			return fmt.Errorf("pkg: write Scripts: %w", err)
 		}
-		files = append(files, xar.File{Name: MemberScripts, Open: section(scripts, sum.size), Size: sum.size, SHA1: sum.sha1})
+		files = append(files, xar.File{Name: MemberScripts, Open: sum.open, Size: sum.size, SHA1: sum.sha1, Trusted: true})
 	}
 	info, err := mactemplates.PackageInfo(comp)
 	if err != nil {
@@ -118,9 +124,16 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 	return nil
 }
 
-// section reads the first size bytes of f, from the start each time.
-func section(f *os.File, size int64) func() (io.ReadCloser, error) {
-	return func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(f, 0, size)), nil }
+// sections reads the first sizes[i] bytes of each files[i], one after the
+// other, from the start each time.
+func sections(files []*os.File, sizes []int64) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		var rs []io.Reader
+		for i, f := range files {
+			rs = append(rs, io.NewSectionReader(f, 0, sizes[i]))
+		}
+		return io.NopCloser(io.MultiReader(rs...)), nil
+	}
 }
 
 // SignFile signs the finished package with l.Signing (a Developer ID Installer
@@ -202,41 +215,62 @@ func scriptEntries(l *packaging.Layout) []payloadEntry {
 
 // fileSum is the size and SHA-1 of a file as written.
 type fileSum struct {
-	size int64
-	sha1 []byte
+	size    int64
+	sha1    []byte
+	open    func() (io.ReadCloser, error) // the file's bytes
+	release func()                        // once the bytes are read
 }
 
-// writeCPIOGzip writes entries as gzip(cpio odc) to f, streaming each
+// payloadLevel is the Payload's deflate level: klauspost's default (5).
+const payloadLevel = flate.DefaultCompression
+
+// writeCPIOGzip writes entries as gzip(cpio odc), streaming each
 // file's data once and computing its size and POSIX cksum CRC on the way, and
 // the archive's own size and SHA-1.
-func writeCPIOGzip(ctx context.Context, f *os.File, entries []payloadEntry, mtime time.Time) (recs []record, sum fileSum, err error) {
+//
+// The archive starts with what every build of a fetch has in common: the
+// directories and the component files (Source set), in entry order. That
+// prefix is compressed once per fetch (through shared, which may be nil) and
+// its state kept: the gzip CRC and dictionary, the SHA-1 state, the cpio
+// inode. Each build carries on with its own files (Data: secret, certificates,
+// settings) in f, and the archive is read from both (sum.open): the prefix is
+// never copied before the output. A build alone takes the same path, so its
+// bytes are the same as in a matrix.
+func writeCPIOGzip(ctx context.Context, shared *packaging.Shared, f *os.File, entries []payloadEntry, mtime time.Time) (recs []record, sum fileSum, err error) {
+	sum.release = func() {}
+	common, own := splitCommon(entries)
+	key, err := prefixKey(common, mtime)
+	if err != nil {
+		return nil, sum, err
+	}
+	v, cleanup, err := shared.Do(key, func(dir string) (any, error) {
+		return writePrefix(ctx, dir, common, mtime)
+	})
+	if err != nil {
+		return nil, sum, err
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
+	pre := v.(*payloadPrefix)
+
 	digest := sha1.New()
+	if err := digest.(encoding.BinaryUnmarshaler).UnmarshalBinary(pre.sha1State); err != nil {
+		return nil, sum, err
+	}
 	bw := bufio.NewWriterSize(io.MultiWriter(f, digest), 1<<20)
 	counted := &iox.CountingWriter{W: bw}
-	// Complete Huffman codes only, as in every deflate stream we write.
-	gz := strictflate.NewGzipWriter(counted, flate.DefaultCompression, mtime)
-	cw := cpio.NewWriter(gz)
-	buf := make([]byte, 256<<10)
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return nil, sum, err
-		}
-		r := record{payloadEntry: e}
-		r.Data = nil // keep no copy of the content beyond the Layout's
-		h := &cpio.Header{Name: e.Name, Mode: e.Mode, UID: e.UID, GID: e.GID, ModTime: mtime}
-		if !e.Mode.IsRegular() {
-			if err := cw.WriteHeader(h); err != nil {
-				return nil, sum, err
-			}
-			recs = append(recs, r)
-			continue
-		}
-		n, crc, err := copyEntry(cw, h, e, buf)
-		if err != nil {
-			return nil, sum, fmt.Errorf("%s: %w", e.Name, err)
-		}
-		r.Size, r.CRC = n, crc
-		recs = append(recs, r)
+	gz, err := gzseg.Resume(counted, pre.gz)
+	if err != nil {
+		return nil, sum, err
+	}
+	cw := cpio.ResumeWriter(gz, pre.ino)
+	ownRecs, err := writeEntries(ctx, cw, own, mtime)
+	if err != nil {
+		gz.Close()
+		return nil, sum, err
 	}
 	if err := cw.Close(); err != nil {
 		return nil, sum, err
@@ -247,7 +281,124 @@ func writeCPIOGzip(ctx context.Context, f *os.File, entries []payloadEntry, mtim
 	if err := bw.Flush(); err != nil {
 		return nil, sum, err
 	}
-	return recs, fileSum{size: counted.N, sha1: digest.Sum(nil)}, nil
+	recs = append(slices.Clone(pre.recs), ownRecs...)
+	open := sections([]*os.File{pre.file, f}, []int64{pre.gz.Out, counted.N})
+	return recs, fileSum{size: pre.gz.Out + counted.N, sha1: digest.Sum(nil), open: open, release: cleanup}, nil
+}
+
+// splitCommon puts the directories and the component files (the same in every
+// build of a fetch) before the files a build writes itself, each group in
+// entry order: every directory still comes before what it holds.
+func splitCommon(entries []payloadEntry) (common, own []payloadEntry) {
+	var files []payloadEntry
+	for _, e := range entries {
+		switch {
+		case !e.Mode.IsRegular():
+			common = append(common, e)
+		case e.Source != "":
+			files = append(files, e)
+		default:
+			own = append(own, e)
+		}
+	}
+	return append(common, files...), own
+}
+
+// payloadPrefix is the compressed common part of a Payload.
+type payloadPrefix struct {
+	file      *os.File // nameless: nothing is left if the build is killed
+	gz        gzseg.State
+	sha1State []byte
+	ino       int64
+	recs      []record
+}
+
+// prefixKey names what the prefix's bytes depend on: the entries' headers and
+// their source files' identity.
+func prefixKey(common []payloadEntry, mtime time.Time) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "payload prefix v1\x00%d\x00%d\x00", payloadLevel, mtime.Unix())
+	for _, e := range common {
+		fmt.Fprintf(h, "%q %o %d %d %q", e.Name, uint32(e.Mode), e.UID, e.GID, e.Source)
+		if e.Source != "" {
+			st, err := os.Stat(e.Source)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, " %d %d", st.Size(), st.ModTime().UnixNano())
+		}
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Close releases the prefix's file (packaging.Shared does, with the fetch).
+func (p *payloadPrefix) Close() error { return scratch.Close(p.file) }
+
+// writePrefix compresses the gzip header and the common entries to a file in
+// dir and keeps the states the builds resume from.
+func writePrefix(ctx context.Context, dir string, common []payloadEntry, mtime time.Time) (_ *payloadPrefix, err error) {
+	f, err := scratch.File(dir, "pkg-prefix")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			scratch.Close(f)
+		}
+	}()
+	digest := sha1.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, digest), 1<<20)
+	gz, err := gzseg.NewWriter(bw, payloadLevel, mtime)
+	if err != nil {
+		return nil, err
+	}
+	cw := cpio.NewWriter(gz)
+	recs, err := writeEntries(ctx, cw, common, mtime)
+	if err != nil {
+		gz.Close()
+		return nil, err
+	}
+	st, err := gz.Checkpoint()
+	if err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	state, err := digest.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return &payloadPrefix{file: f, gz: st, sha1State: state, ino: cw.Inode(), recs: recs}, nil
+}
+
+// writeEntries writes entries' headers and data to cw and returns their records.
+func writeEntries(ctx context.Context, cw *cpio.Writer, entries []payloadEntry, mtime time.Time) ([]record, error) {
+	var recs []record
+	buf := make([]byte, 256<<10)
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r := record{payloadEntry: e}
+		r.Data = nil // keep no copy of the content beyond the Layout's
+		h := &cpio.Header{Name: e.Name, Mode: e.Mode, UID: e.UID, GID: e.GID, ModTime: mtime}
+		if !e.Mode.IsRegular() {
+			if err := cw.WriteHeader(h); err != nil {
+				return nil, err
+			}
+			recs = append(recs, r)
+			continue
+		}
+		n, crc, err := copyEntry(cw, h, e, buf)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Name, err)
+		}
+		r.Size, r.CRC = n, crc
+		recs = append(recs, r)
+	}
+	return recs, nil
 }
 
 // copyEntry writes a regular file's header and data, returning its size and CRC.

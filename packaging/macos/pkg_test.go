@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -23,12 +24,20 @@ import (
 // testLayout is a macOS layout with a 3 MB component read from disk.
 func testLayout(t *testing.T, mod func(*packaging.Options)) *packaging.Layout {
 	t.Helper()
-	dir := t.TempDir()
+	return testLayoutIn(t, t.TempDir(), mod)
+}
+
+// testLayoutIn is testLayout with its component files in dir (written by
+// the first call, as a fetch writes them once for every build).
+func testLayoutIn(t *testing.T, dir string, mod func(*packaging.Options)) *packaging.Layout {
+	t.Helper()
 	big := bytes.Repeat([]byte("orbit binary "), 250_000)
 	orbit := filepath.Join(dir, "orbit")
 	osq := filepath.Join(dir, "osqueryd")
-	os.WriteFile(orbit, big, 0o600)
-	os.WriteFile(osq, []byte("osqueryd"), 0o600)
+	if _, err := os.Stat(orbit); err != nil {
+		os.WriteFile(orbit, big, 0o600)
+		os.WriteFile(osq, []byte("osqueryd"), 0o600)
+	}
 	o := &packaging.Options{Type: packaging.TypePkg, StartService: true, FleetURL: "https://f.example.com/?a=1&b=<2>", EnrollSecret: `s"e&c<r>e't ü`}
 	if mod != nil {
 		mod(o)
@@ -50,8 +59,13 @@ func testLayout(t *testing.T, mod func(*packaging.Options)) *packaging.Layout {
 
 func build(t *testing.T, l *packaging.Layout) []byte {
 	t.Helper()
+	return buildCtx(t, context.Background(), l)
+}
+
+func buildCtx(t *testing.T, ctx context.Context, l *packaging.Layout) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	if err := (Packager{}).Package(context.Background(), l, &buf); err != nil {
+	if err := (Packager{}).Package(ctx, l, &buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -249,5 +263,46 @@ func TestRegistered(t *testing.T) {
 	}
 	if _, ok := p.(packaging.FileSigner); !ok {
 		t.Error("pkg packager does not sign")
+	}
+}
+
+// Team builds of one fetch share the compressed Payload prefix (directories
+// and component files): each must still be byte-identical to the same build
+// alone, whatever GOMAXPROCS, and the prefix must be compressed once.
+func TestSharedPrefixSameBytesAsAlone(t *testing.T) {
+	dir := t.TempDir()
+	teams := []func(*packaging.Options){
+		func(o *packaging.Options) { o.FleetURL, o.EnrollSecret = "https://a.example.com", "secret-a" },
+		func(o *packaging.Options) {
+			o.FleetURL, o.EnrollSecret = "https://team-b.example.com", "a longer secret for team b"
+		},
+	}
+	sharedDir := t.TempDir()
+	ctx := packaging.WithShared(context.Background(), packaging.NewShared(sharedDir))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var outs [][]byte
+	for i, team := range teams {
+		l := testLayoutIn(t, dir, team)
+		runtime.GOMAXPROCS(1)
+		alone := build(t, l)
+		runtime.GOMAXPROCS(4)
+		if !bytes.Equal(alone, build(t, l)) {
+			t.Fatalf("team %d: GOMAXPROCS 1 and 4 give different bytes", i)
+		}
+		in := buildCtx(t, ctx, l)
+		if !bytes.Equal(in, alone) {
+			t.Fatalf("team %d: the build with the shared prefix differs from the build alone", i)
+		}
+		outs = append(outs, in)
+	}
+	if bytes.Equal(outs[0], outs[1]) {
+		t.Fatal("the teams' packages are identical: the per-team files are missing")
+	}
+	made, err := os.ReadDir(sharedDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(made) != 1 {
+		t.Fatalf("the shared store holds %d prefixes, want 1 for both teams", len(made))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pkgctl/pkgctl/internal/iox"
 
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -26,9 +27,11 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/packaging/windows/cab"
@@ -102,7 +105,21 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 		return fmt.Errorf("msi: cabinet: %w", err)
 	}
 	defer cw.Close()
-	for _, f := range p.files {
+	n := 0
+	for n < len(p.files) && sharedRank(p.files[n]) == 0 {
+		n++
+	}
+	if n > 0 {
+		fo, cleanup, err := sharedFolder(ctx, p.files[:n], l.MTime)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if err := cw.AddFolder(fo); err != nil {
+			return fmt.Errorf("msi: cabinet: %w", err)
+		}
+	}
+	for _, f := range p.files[n:] {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -125,6 +142,55 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 		return fmt.Errorf("msi: write database: %w", err)
 	}
 	return nil
+}
+
+// sharedRank is 0 for a component file (read from Source: the same bytes in
+// every build of a fetch), 1 for a file the build writes itself.
+func sharedRank(f cabFile) int {
+	if f.Entry.Source != "" {
+		return 0
+	}
+	return 1
+}
+
+// sharedFolder is the cabinet folder of the component files, compressed once
+// per fetch (packaging.Shared) and reused by every build that has the same
+// files: a build alone compresses it the same way, so its bytes do not
+// depend on the matrix.
+func sharedFolder(ctx context.Context, files []cabFile, mtime time.Time) (*cab.Folder, func(), error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "msi shared folder v1\x00%d\x00", mtime.Unix())
+	for _, f := range files {
+		st, err := os.Stat(f.Entry.Source)
+		if err != nil {
+			return nil, nil, fmt.Errorf("msi: %s: %w", f.Entry.Path, err)
+		}
+		fmt.Fprintf(h, "%q %q %d %d %d\x00", f.Key, f.Entry.Source, f.Size, st.Size(), st.ModTime().UnixNano())
+	}
+	v, cleanup, err := packaging.SharedFrom(ctx).Do(hex.EncodeToString(h.Sum(nil)), func(dir string) (any, error) {
+		cw, err := cab.NewWriter(cab.Options{TempDir: dir, ModTime: mtime})
+		if err != nil {
+			return nil, fmt.Errorf("msi: cabinet: %w", err)
+		}
+		defer cw.Close()
+		for _, f := range files {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := addToCab(cw, f); err != nil {
+				return nil, err
+			}
+		}
+		fo, err := cw.FinishFolder()
+		if err != nil {
+			return nil, fmt.Errorf("msi: cabinet: %w", err)
+		}
+		return fo, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return v.(*cab.Folder), cleanup, nil
 }
 
 // addToCab adds one file under its File table key.
@@ -255,6 +321,12 @@ func plan(l *packaging.Layout) (*msiPlan, error) {
 			return nil, fmt.Errorf("msi: %s: Windows Installer packages hold no %s entries", e.Path, e.Kind)
 		}
 	}
+	// The component files (the same in every build of a fetch) come first:
+	// they make the cabinet's first folder, compressed once (see Package);
+	// the cabinet's file order is the File table's Sequence order.
+	slices.SortStableFunc(p.files, func(a, b cabFile) int {
+		return cmp.Compare(sharedRank(a), sharedRank(b))
+	})
 	if _, err := addDir(root + "/osquery.db"); err != nil { // runtime data, removed on uninstall
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +24,22 @@ import (
 // testLayout is a Windows layout of small fake components.
 func testLayout(t testing.TB, arch string, mod func(*packaging.Options)) *packaging.Layout {
 	t.Helper()
-	dir := t.TempDir()
+	return testLayoutIn(t, t.TempDir(), arch, mod)
+}
+
+// testLayoutIn is testLayout with the component files in dir, written by the
+// first call (as one fetch serves every build of a matrix).
+func testLayoutIn(t testing.TB, dir, arch string, mod func(*packaging.Options)) *packaging.Layout {
+	t.Helper()
 	plat := "windows"
 	if arch == packaging.ArchARM64 {
 		plat = "windows-arm64"
 	}
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -53,8 +64,13 @@ func testLayout(t testing.TB, arch string, mod func(*packaging.Options)) *packag
 
 func build(t testing.TB, l *packaging.Layout) []byte {
 	t.Helper()
+	return buildCtx(t, context.Background(), l)
+}
+
+func buildCtx(t testing.TB, ctx context.Context, l *packaging.Layout) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	if err := (Packager{}).Package(context.Background(), l, &buf); err != nil {
+	if err := (Packager{}).Package(ctx, l, &buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -242,4 +258,77 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Team builds of one fetch reuse the cabinet folder of the component files,
+// compressed once: each must be byte-identical to the same build alone,
+// whatever GOMAXPROCS, its cabinet must pass cabextract -t, and the File
+// table's sequence must follow the cabinet's file order.
+func TestSharedFolderSameBytesAsAlone(t *testing.T) {
+	cabextract := testenv.NeedTool(t, "cabextract", "cabextract")
+	dir, sharedDir := t.TempDir(), t.TempDir()
+	ctx := packaging.WithShared(context.Background(), packaging.NewShared(sharedDir))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var outs [][]byte
+	for i, url := range []string{"https://a.example.com", "https://team-b.example.com"} {
+		l := testLayoutIn(t, dir, packaging.ArchAMD64, func(o *packaging.Options) {
+			o.FleetURL, o.EnrollSecret = url, fmt.Sprintf("secret-%d", i)
+		})
+		runtime.GOMAXPROCS(1)
+		alone := build(t, l)
+		runtime.GOMAXPROCS(3)
+		if !bytes.Equal(alone, build(t, l)) {
+			t.Fatalf("team %d: GOMAXPROCS 1 and 3 give different bytes", i)
+		}
+		in := buildCtx(t, ctx, l)
+		if !bytes.Equal(in, alone) {
+			t.Fatalf("team %d: the build reusing the shared folder differs from the build alone", i)
+		}
+		outs = append(outs, in)
+	}
+	if bytes.Equal(outs[0], outs[1]) {
+		t.Fatal("the teams' installers are identical")
+	}
+	if made, _ := os.ReadDir(sharedDir); len(made) != 1 {
+		t.Fatalf("the shared store holds %d folders, want 1 for both teams", len(made))
+	}
+
+	f, err := msidb.Read(bytes.NewReader(outs[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := f.OpenStream(cabName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := readAll(rs)
+	path := filepath.Join(t.TempDir(), "cab1.cab")
+	if err := os.WriteFile(path, cb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(cabextract, "-t", path).CombinedOutput(); err != nil {
+		t.Fatalf("cabextract -t: %v\n%s", err, out)
+	}
+	c, err := cab.Open(bytes.NewReader(cb), int64(len(cb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := map[string]int{}
+	for key, r := range rowsByKey(t, f, "File") {
+		n, err := strconv.Atoi(toString(r[7])) // Sequence
+		if err != nil {
+			t.Fatalf("File %s: Sequence %v", key, r[7])
+		}
+		seq[key] = n
+	}
+	folders := map[int]bool{}
+	for i, fi := range c.Files {
+		folders[fi.Folder] = true
+		if seq[fi.Name] != i+1 {
+			t.Errorf("cabinet file %d is %s, whose File.Sequence is %d", i, fi.Name, seq[fi.Name])
+		}
+	}
+	if len(folders) != 2 {
+		t.Errorf("the cabinet has %d folders, want 2 (components, the team's files)", len(folders))
+	}
 }

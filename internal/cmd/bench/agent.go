@@ -57,6 +57,9 @@ func repoFile(work, name, platform, file string) string {
 // platformOS maps a Fleet platform to the agent OS whose executables it holds.
 var platformOS = map[string]string{"linux": "linux", "macos": "macos", "macos-app": "macos", "windows": "windows"}
 
+// rebuildAgent makes prepareRepo build the Go programs again.
+var rebuildAgent bool
+
 // prepareRepo (run in a child process, so that the payload never inflates the
 // parent's RSS) builds the executables, gathers osqueryd from Debian files and
 // publishes them, tarballs as Fleet ships them, on a TUF repository in work/repo.
@@ -65,13 +68,25 @@ func prepareRepo(work string) error {
 	if err != nil {
 		return err
 	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return err
+	}
 	for goos, t := range goTargets {
 		for role, pkg := range map[string]string{agentOrbit: "./cmd/pkgctl", agentDesktop: "./internal/cmd/demo"} {
-			build := exec.Command("go", "build", "-trimpath", "-o", agentFile(work, goos, role), pkg)
-			build.Dir = root
-			build.Env = append(os.Environ(), "GOOS="+t[0], "GOARCH="+t[1], "CGO_ENABLED=0")
-			if err := runQuiet(build); err != nil {
-				return fmt.Errorf("go build %s for %s: %w", pkg, goos, err)
+			// Built once per machine (-rebuild-agent: again): a Go program's
+			// statistics, not its version, are what the compressors see.
+			cached := filepath.Join(cache, "pkgctl-bench", "agent", goos, role)
+			if _, err := os.Stat(cached); err != nil || rebuildAgent {
+				build := exec.Command("go", "build", "-trimpath", "-o", cached, pkg)
+				build.Dir = root
+				build.Env = append(os.Environ(), "GOOS="+t[0], "GOARCH="+t[1], "CGO_ENABLED=0")
+				if err := runQuiet(build); err != nil {
+					return fmt.Errorf("go build %s for %s: %w", pkg, goos, err)
+				}
+			}
+			if err := concat(agentFile(work, goos, role), []debFile{{"", cached}}); err != nil {
+				return err
 			}
 		}
 		if err := concat(agentFile(work, goos, agentOsqueryd), osquerydSources[goos]); err != nil {
@@ -105,6 +120,9 @@ func prepareRepo(work string) error {
 
 // concat writes the Debian files, one after another, to dst.
 func concat(dst string, srcs []debFile) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
 	out, err := os.Create(dst)
 	if err != nil {
 		return err
@@ -112,6 +130,9 @@ func concat(dst string, srcs []debFile) error {
 	for _, s := range srcs {
 		if err := appendFile(out, s.path); err != nil {
 			out.Close()
+			if s.pkg == "" {
+				return err
+			}
 			return fmt.Errorf("%s (Debian package %s): %w", s.path, s.pkg, err)
 		}
 	}

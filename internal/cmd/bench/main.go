@@ -65,6 +65,7 @@ func main() {
 	flag.StringVar(&teams, "teams", "1,10,50", "team matrix sizes, comma-separated (empty: none)")
 	flag.StringVar(&formats, "formats", strings.Join(formatNames(), ","), "formats to measure, comma-separated")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory")
+	flag.BoolVar(&rebuildAgent, "rebuild-agent", false, "build the agent's Go programs again (else built once, in the user cache directory)")
 	prepare := flag.String("prepare", "", "internal: write the agent and repository to this directory and exit")
 	flag.StringVar(&floorName, "floor", "", "internal: compress the files given as arguments with this floor and print the size")
 	flag.Parse()
@@ -155,7 +156,11 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	if err := runQuiet(exec.Command(self, "-prepare", b.work)); err != nil {
+	prep := exec.Command(self, "-prepare", b.work)
+	if rebuildAgent {
+		prep.Args = append(prep.Args[:1], append([]string{"-rebuild-agent"}, prep.Args[1:]...)...)
+	}
+	if err := runQuiet(prep); err != nil {
 		return fmt.Errorf("prepare repository: %w", err)
 	}
 	if b.srv, err = newServer(b.work); err != nil {
@@ -193,6 +198,7 @@ func checkAgentSources() error {
 // result is one measured process (or the median of several runs).
 type result struct {
 	wall   time.Duration
+	cpu    time.Duration // user + system time of the process and its children
 	rssKiB int64
 	out    int64 // output bytes
 }
@@ -245,8 +251,8 @@ func (b *bench) measureFormat(f format) error {
 		cmd  []string
 	}{
 		{f.floor + ", 1 thread (floor)", append([]string{b.tools.self, "-floor", f.floor}, files...)},
-		{"gzip -6, 1 core", append([]string{b.tools.gzip, "-6", "-c"}, files...)},
-		{fmt.Sprintf("pigz -6, %d cores", runtime.NumCPU()), append([]string{b.tools.pigz, "-6", "-c", "-p", strconv.Itoa(runtime.NumCPU())}, files...)},
+		{"gzip -6, 1 core", append([]string{b.tools.gzip, "-6", "-c", "-f"}, files...)},
+		{fmt.Sprintf("pigz -6, %d cores", runtime.NumCPU()), append([]string{b.tools.pigz, "-6", "-c", "-f", "-p", strconv.Itoa(runtime.NumCPU())}, files...)},
 	} {
 		key := strings.Join(fl.cmd, "\x00")
 		res, ok := b.floors[key]
@@ -257,7 +263,7 @@ func (b *bench) measureFormat(f format) error {
 			}
 			b.floors[key] = res
 		}
-		fmt.Printf("%s: %s: %.2f s\n", f.name, fl.what, res.wall.Seconds())
+		fmt.Printf("%s: %s: %.2f s (CPU %.2f s)\n", f.name, fl.what, res.wall.Seconds(), res.cpu.Seconds())
 		b.rows = append(b.rows, row{format: f.name, what: fl.what, res: res, floor: true})
 	}
 	if f.peer != nil {
@@ -306,14 +312,14 @@ func (b *bench) repeat(format, what string, cmd, env []string, out, note string)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: %s: %.2f s, peak RSS %d MiB\n", format, what, res.wall.Seconds(), res.rssKiB/1024)
+	fmt.Printf("%s: %s: %.2f s (CPU %.2f s), peak RSS %d MiB\n", format, what, res.wall.Seconds(), res.cpu.Seconds(), res.rssKiB/1024)
 	b.rows = append(b.rows, row{format: format, what: what, res: res, note: note})
 	return nil
 }
 
 // median runs cmd -n times: median wall, largest peak RSS, last output size.
 func (b *bench) median(cmd, env []string, out string) (result, error) {
-	var walls []time.Duration
+	var walls, cpus []time.Duration
 	var res result
 	for range b.n {
 		var cw countWriter
@@ -322,6 +328,7 @@ func (b *bench) median(cmd, env []string, out string) (result, error) {
 			return res, err
 		}
 		walls = append(walls, r.wall)
+		cpus = append(cpus, r.cpu)
 		res.rssKiB = max(res.rssKiB, r.rssKiB)
 		res.out = cw.n
 		if out != "" {
@@ -332,12 +339,17 @@ func (b *bench) median(cmd, env []string, out string) (result, error) {
 			res.out = st.Size()
 		}
 	}
-	slices.Sort(walls)
-	res.wall = walls[len(walls)/2]
-	if len(walls)%2 == 0 {
-		res.wall = (walls[len(walls)/2-1] + walls[len(walls)/2]) / 2
-	}
+	res.wall, res.cpu = median(walls), median(cpus)
 	return res, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // matrix builds n team installers of f from one --config run.
@@ -389,7 +401,8 @@ func (b *bench) exec(args, env []string, stdout io.Writer) (result, error) {
 	if err := cmd.Run(); err != nil {
 		return result{}, fmt.Errorf("%s: %w\n%s", filepath.Base(args[0]), err, stderr.String())
 	}
-	return result{wall: time.Since(start), rssKiB: maxRSSKiB(cmd.ProcessState.SysUsage())}, nil
+	return result{wall: time.Since(start), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
+		rssKiB: maxRSSKiB(cmd.ProcessState.SysUsage())}, nil
 }
 
 type countWriter struct{ n int64 }

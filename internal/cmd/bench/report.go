@@ -31,12 +31,12 @@ func (b *bench) report(fmts []format) {
 	fmt.Printf("wall, peak RSS: median of %d warm runs (matrices: one run); MB = 10^6 bytes\n\n", b.n)
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "format\tbuild\twall s\t× floor\t× 1 team\tpeak RSS MiB\toutput MB\t")
+	fmt.Fprintln(tw, "format\tbuild\twall s\t× floor\t× 1 team\tCPU s\tCPU × floor\tpeak RSS MiB\toutput MB\t")
 	for _, f := range fmts {
-		var floor time.Duration
+		var floor, floorCPU time.Duration
 		for _, r := range b.rows {
 			if r.format == f.name && r.floor {
-				floor = r.res.wall
+				floor, floorCPU = r.res.wall, r.res.cpu
 				break
 			}
 		}
@@ -52,14 +52,19 @@ func (b *bench) report(fmts []format) {
 			if floor > 0 {
 				ratio = fmt.Sprintf("%.2f", r.res.wall.Seconds()/floor.Seconds())
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%d\t%.1f\t\n", r.format, r.what, r.res.wall.Seconds(), ratio, team,
-				r.res.rssKiB/1024, float64(r.res.out)/mb)
+			cpuRatio := ""
+			if floorCPU > 0 {
+				cpuRatio = fmt.Sprintf("%.2f", r.res.cpu.Seconds()/floorCPU.Seconds())
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%.2f\t%s\t%d\t%.1f\t\n", r.format, r.what, r.res.wall.Seconds(), ratio, team,
+				r.res.cpu.Seconds(), cpuRatio, r.res.rssKiB/1024, float64(r.res.out)/mb)
 		}
 	}
 	tw.Flush()
 	fmt.Println("\n× floor = wall / the format's own compression library and level run once, on one thread, over")
 	fmt.Println("exactly the component bytes the installer holds (the first floor row); × 1 team = matrix wall /")
-	fmt.Println("the one-team matrix's wall. Floors and peers read the same files; everything is in the page cache.")
+	fmt.Println("the one-team matrix's wall. CPU = user + system time (all threads): on a shared machine it")
+	fmt.Println("says more than wall. Floors and peers read the same files; everything is in the page cache.")
 }
 
 func cpuModel() string {

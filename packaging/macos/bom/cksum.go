@@ -1,14 +1,17 @@
 package bom
 
 import (
+	"encoding/binary"
 	"hash"
 	"io"
 )
 
-// cksumTable is the MSB-first CRC-32 table of polynomial 0x04C11DB7, the
-// CRC of POSIX cksum (zlib's crc32 is the bit-reversed variant).
-var cksumTable = func() (t [256]uint32) {
-	for i := range t {
+// cksumTables are the MSB-first CRC-32 tables of polynomial 0x04C11DB7, the
+// CRC of POSIX cksum (zlib's crc32 is the bit-reversed variant), for slicing
+// by 8: cksumTables[k][b] is the CRC of byte b followed by k zero bytes. Eight
+// bytes per step keep the Bom's CRC out of a build's profile.
+var cksumTables = func() (t [8][256]uint32) {
+	for i := range t[0] {
 		c := uint32(i) << 24
 		for range 8 {
 			if c&0x80000000 != 0 {
@@ -17,10 +20,19 @@ var cksumTable = func() (t [256]uint32) {
 				c <<= 1
 			}
 		}
-		t[i] = c
+		t[0][i] = c
+	}
+	for k := 1; k < 8; k++ {
+		for i := range t[k] {
+			p := t[k-1][i]
+			t[k][i] = p<<8 ^ t[0][p>>24]
+		}
 	}
 	return t
 }()
+
+// cksumTable is the one-byte table.
+var cksumTable = &cksumTables[0]
 
 // Digest computes POSIX cksum's CRC; it implements hash.Hash32. Sum32
 // appends the length, as cksum does, without changing the state.
@@ -35,13 +47,21 @@ var _ hash.Hash32 = (*Digest)(nil)
 func NewCksum() *Digest { return &Digest{} }
 
 func (d *Digest) Write(p []byte) (int, error) {
+	n := len(p)
 	c := d.crc
+	d.n += uint64(n)
+	t := &cksumTables
+	for len(p) >= 8 {
+		c ^= binary.BigEndian.Uint32(p)
+		c = t[7][c>>24] ^ t[6][byte(c>>16)] ^ t[5][byte(c>>8)] ^ t[4][byte(c)] ^
+			t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]]
+		p = p[8:]
+	}
 	for _, b := range p {
 		c = c<<8 ^ cksumTable[byte(c>>24)^b]
 	}
 	d.crc = c
-	d.n += uint64(len(p))
-	return len(p), nil
+	return n, nil
 }
 
 // Sum32 returns what cksum prints as the first field.

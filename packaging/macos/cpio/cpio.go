@@ -130,6 +130,13 @@ type Writer struct {
 // NewWriter returns a Writer writing to w.
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
+// ResumeWriter carries on an archive after members written by another
+// Writer, whose Inode was ino: w continues that Writer's output.
+func ResumeWriter(w io.Writer, ino int64) *Writer { return &Writer{w: w, ino: ino} }
+
+// Inode is the inode number of the last member written (0: none).
+func (w *Writer) Inode() int64 { return w.ino }
+
 // WriteHeader starts a new member. A regular file's Size bytes must follow
 // through Write; a symlink's target is written here.
 func (w *Writer) WriteHeader(h *Header) error {

@@ -268,6 +268,29 @@ func TestPrecomputedChecksums(t *testing.T) {
 	}
 }
 
+// A Trusted file's precomputed SHA-1 is not computed again (the caller
+// hashed the bytes as it wrote them); its length is still checked.
+func TestTrustedChecksum(t *testing.T) {
+	data := []byte("payload bytes")
+	sum := sha1.Sum(data)
+	var buf bytes.Buffer
+	err := xar.Write(&buf, []xar.File{{Name: "Payload", Open: xar.Bytes(data), Size: int64(len(data)), SHA1: sum[:], Trusted: true}}, xar.Options{CreationTime: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := xar.Open(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Verify(); err != nil {
+		t.Error(err)
+	}
+	err = xar.Write(io.Discard, []xar.File{{Name: "Payload", Open: xar.Bytes(data), Size: int64(len(data)) + 1, SHA1: sum[:], Trusted: true}}, xar.Options{})
+	if err == nil || !strings.Contains(err.Error(), "Payload") {
+		t.Errorf("wrong precomputed Size of a trusted file: err = %v", err)
+	}
+}
+
 func TestWriteRejects(t *testing.T) {
 	d := xar.Bytes([]byte("x"))
 	for _, tc := range []struct {

@@ -105,6 +105,8 @@ type Writer struct {
 	outs   sync.Pool // *bytes.Buffer
 	head   []byte
 	closed bool
+
+	pre *Folder // reused first folder (AddFolder), or nil
 }
 
 // NewWriter starts a cabinet, creating its temporary file.
@@ -230,7 +232,7 @@ func (w *Writer) Add(name string, r io.Reader, attrs uint16) error {
 	if w.names[name] {
 		return fmt.Errorf("cab: duplicate file name %q", name)
 	}
-	if len(w.files) == maxFiles {
+	if len(w.files)+w.preFiles() == maxFiles {
 		return errors.New("cab: too many files (65535)")
 	}
 	if attrs == 0 {
@@ -295,40 +297,85 @@ func (w *Writer) Finish() (int64, error) {
 		if w.werr != nil {
 			return 0, w.werr
 		}
-		if len(w.files) == 0 {
+		if len(w.files)+w.preFiles() == 0 {
 			return 0, errors.New("cab: no files")
 		}
 		w.head = w.header()
 	}
-	return int64(len(w.head)) + w.comp, nil
+	return int64(len(w.head)) + w.preComp() + w.comp, nil
+}
+
+func (w *Writer) preFiles() int {
+	if w.pre == nil {
+		return 0
+	}
+	return len(w.pre.files)
+}
+
+func (w *Writer) preComp() int64 {
+	if w.pre == nil {
+		return 0
+	}
+	return w.pre.comp
+}
+
+// folderRow is a CFFOLDER entry.
+type folderRow struct {
+	comp   int64
+	blocks int
+	files  []entry
+}
+
+// folders are the cabinet's folders: the reused one, then the Writer's own
+// (omitted when it holds no file).
+func (w *Writer) folders() []folderRow {
+	var out []folderRow
+	if w.pre != nil {
+		out = append(out, folderRow{w.pre.comp, w.pre.blocks, w.pre.files})
+	}
+	if w.pre == nil || len(w.files) > 0 {
+		out = append(out, folderRow{w.comp, w.blocks, w.files})
+	}
+	return out
 }
 
 func (w *Writer) header() []byte {
 	var files bytes.Buffer
 	date, tm := dosDateTime(w.opts.ModTime)
 	le := binary.LittleEndian
-	for _, f := range w.files {
-		binary.Write(&files, le, f.size)
-		binary.Write(&files, le, f.offset)
-		binary.Write(&files, le, uint16(0)) // folder 0
-		binary.Write(&files, le, date)
-		binary.Write(&files, le, tm)
-		binary.Write(&files, le, f.attrs)
-		files.WriteString(f.name)
-		files.WriteByte(0)
+	folders := w.folders()
+	nFiles := 0
+	for i, fo := range folders {
+		for _, f := range fo.files {
+			binary.Write(&files, le, f.size)
+			binary.Write(&files, le, f.offset)
+			binary.Write(&files, le, uint16(i))
+			binary.Write(&files, le, date)
+			binary.Write(&files, le, tm)
+			binary.Write(&files, le, f.attrs)
+			files.WriteString(f.name)
+			files.WriteByte(0)
+			nFiles++
+		}
 	}
-	dataStart := headerSize + folderSize + files.Len()
-	h := make([]byte, headerSize+folderSize, dataStart)
+	coffFiles := headerSize + folderSize*len(folders)
+	dataStart := coffFiles + files.Len()
+	h := make([]byte, coffFiles, dataStart)
 	copy(h, "MSCF")
-	le.PutUint32(h[8:], uint32(int64(dataStart)+w.comp)) // cbCabinet
-	le.PutUint32(h[16:], headerSize+folderSize)          // coffFiles
-	h[24], h[25] = 3, 1                                  // version 1.3
-	le.PutUint16(h[26:], 1)                              // one folder
-	le.PutUint16(h[28:], uint16(len(w.files)))
+	le.PutUint32(h[8:], uint32(int64(dataStart)+w.preComp()+w.comp)) // cbCabinet
+	le.PutUint32(h[16:], uint32(coffFiles))
+	h[24], h[25] = 3, 1 // version 1.3
+	le.PutUint16(h[26:], uint16(len(folders)))
+	le.PutUint16(h[28:], uint16(nFiles))
 	// flags 0, setID 0, iCabinet 0
-	le.PutUint32(h[36:], uint32(dataStart))
-	le.PutUint16(h[40:], uint16(w.blocks))
-	le.PutUint16(h[42:], compMSZIP)
+	start := int64(dataStart)
+	for i, fo := range folders {
+		row := h[headerSize+folderSize*i:]
+		le.PutUint32(row, uint32(start))
+		le.PutUint16(row[4:], uint16(fo.blocks))
+		le.PutUint16(row[6:], compMSZIP)
+		start += fo.comp
+	}
 	return append(h, files.Bytes()...)
 }
 
@@ -342,7 +389,12 @@ func (w *Writer) Open() (io.ReadCloser, error) {
 	if _, err := w.Finish(); err != nil {
 		return nil, err
 	}
-	return nopCloser{io.MultiReader(bytes.NewReader(w.head), io.NewSectionReader(w.tmp, 0, w.comp))}, nil
+	parts := []io.Reader{bytes.NewReader(w.head)}
+	if w.pre != nil {
+		parts = append(parts, io.NewSectionReader(w.pre.data, 0, w.pre.comp))
+	}
+	parts = append(parts, io.NewSectionReader(w.tmp, 0, w.comp))
+	return nopCloser{io.MultiReader(parts...)}, nil
 }
 
 // WriteTo finishes the cabinet and copies it to out.

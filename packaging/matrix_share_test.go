@@ -1,0 +1,63 @@
+package packaging_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pkgctl/pkgctl/internal/testenv"
+	"github.com/pkgctl/pkgctl/packaging"
+	_ "github.com/pkgctl/pkgctl/packaging/macos"   // pkg
+	_ "github.com/pkgctl/pkgctl/packaging/windows" // msi
+)
+
+// TestMatrixSharedCompressionSameAsAlone: .pkg and .msi team builds of one
+// matrix share their compressed components (Payload prefix, cabinet folder);
+// every output must be byte-identical to the same build run alone.
+func TestMatrixSharedCompressionSameAsAlone(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	env, err := testenv.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	out := t.TempDir()
+	var builds []packaging.MatrixBuild
+	for i := range 3 {
+		url := fmt.Sprintf("https://team-%d.example.com", i)
+		secret := fmt.Sprintf("secret-of-team-%d", i)
+		builds = append(builds,
+			packaging.MatrixBuild{Name: fmt.Sprint("pkg-", i), Options: matrixOptions(t, env, "pkg", "", url, secret, filepath.Join(out, fmt.Sprint(i, ".pkg")), true)},
+			packaging.MatrixBuild{Name: fmt.Sprint("msi-", i), Options: matrixOptions(t, env, "msi", "amd64", url, secret, filepath.Join(out, fmt.Sprint(i, ".msi")), true)},
+		)
+	}
+	outs := packaging.BuildMatrix(context.Background(), builds, packaging.BuildEnv{}, packaging.MatrixOptions{Parallel: 2})
+	if err := packaging.MatrixErr(outs); err != nil {
+		for _, o := range outs {
+			t.Log(o.Build.Name, o.Err)
+		}
+		t.Fatal(err)
+	}
+	single := t.TempDir()
+	seen := map[string]bool{}
+	for i, b := range builds {
+		o := *b.Options
+		o.CustomOutfile = filepath.Join(single, filepath.Base(b.Options.CustomOutfile))
+		res, err := packaging.Build(context.Background(), &o, packaging.BuildEnv{})
+		if err != nil {
+			t.Fatalf("single %s: %v", b.Name, err)
+		}
+		a, _ := os.ReadFile(outs[i].Result.Path)
+		s, _ := os.ReadFile(res.Path)
+		if len(a) == 0 || !bytes.Equal(a, s) {
+			t.Errorf("%s: matrix output differs from the single build", b.Name)
+		}
+		if seen[string(a)] {
+			t.Errorf("%s: the same bytes as another team's installer", b.Name)
+		}
+		seen[string(a)] = true
+	}
+}
