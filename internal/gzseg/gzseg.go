@@ -6,8 +6,8 @@
 // stream. The bytes depend only on the input and the level, never on
 // GOMAXPROCS or timing.
 //
-// A Writer can stop at a chunk boundary (Checkpoint) and another can carry on
-// from there over a copy of the bytes written so far (Resume): a prefix that
+// A Writer can stop at a chunk boundary (Checkpoint) and others can carry on
+// from there after a copy of the bytes written so far (Resume): a prefix that
 // many files share is compressed once, and its CRC-32 combined with the rest.
 package gzseg
 
@@ -142,31 +142,28 @@ func (z *Writer) submit(final bool) {
 	}()
 }
 
-// drain waits for everything queued to be written and restarts the pipeline.
-func (z *Writer) drain(restart bool) error {
+// drain waits for everything queued to be written and stops the pipeline.
+func (z *Writer) drain() error {
 	close(z.queue)
 	z.wg.Wait()
 	if z.werr != nil && z.err == nil {
 		z.err = z.werr
-	}
-	if restart && z.err == nil {
-		z.queue = make(chan *job, cap(z.queue))
-		z.start()
 	}
 	return z.err
 }
 
 // Checkpoint ends the current chunk (if any input is pending), waits until
 // every byte is written to the underlying writer and returns the state to
-// Resume from.
+// Resume from. It ends the Writer: what follows is written by Resume's.
 func (z *Writer) Checkpoint() (State, error) {
 	if z.done {
 		return State{}, errors.New("gzseg: Checkpoint after Close")
 	}
+	z.done = true
 	if len(z.buf) > 0 {
 		z.submit(false)
 	}
-	if err := z.drain(true); err != nil {
+	if err := z.drain(); err != nil {
 		return State{}, err
 	}
 	st := z.st
@@ -183,7 +180,7 @@ func (z *Writer) Close() error {
 	}
 	z.done = true
 	if z.err != nil {
-		z.drain(false)
+		z.drain()
 		return z.err
 	}
 	if len(z.buf) > 0 {
@@ -191,7 +188,7 @@ func (z *Writer) Close() error {
 	}
 	// The final block is empty: every chunk ends the same way, final or not.
 	z.submit(true)
-	if err := z.drain(false); err != nil {
+	if err := z.drain(); err != nil {
 		return err
 	}
 	var t [8]byte
