@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"os"
 	"strings"
@@ -83,6 +84,19 @@ func TestNotarize(t *testing.T) {
 		tool(t, false, bsdtar, "-xf", r.Outfile, "-C", t.TempDir())
 		if out, _ := tool(t, false, sevenZ, "t", r.Outfile); !strings.Contains(out, "Everything is Ok") {
 			t.Errorf("7z t:\n%s", out)
+		}
+		verifyInstallers(t, r.OutDir)
+		in := runIn(t, r.OutDir, nil, "inspect", "--json", r.Outfile)
+		var rep struct {
+			Staple *struct {
+				Stapled    bool   `json:"stapled"`
+				TicketSize int    `json:"ticket_size"`
+				Record     string `json:"record"`
+			} `json:"staple"`
+		}
+		if err := json.Unmarshal([]byte(in.Stdout), &rep); err != nil || rep.Staple == nil || !rep.Staple.Stapled ||
+			rep.Staple.TicketSize != len(ticket) || rep.Staple.Record != rec {
+			t.Errorf("inspect --json staple: %v %+v", err, rep.Staple)
 		}
 	})
 	t.Run("key from a file", func(t *testing.T) {

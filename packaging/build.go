@@ -420,6 +420,10 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 			os.Remove(out) // a package without its signature file is not what was asked for
 			return nil, err
 		}
+	} else if o.Type == TypeArchZst {
+		if err := removeStaleSignature(out+ArchSignatureExt, env); err != nil {
+			return nil, err
+		}
 	}
 	return &Result{Path: out, Version: l.Version, Size: size, Components: comps, Targets: infos, Signature: sigPath}, nil
 }
@@ -531,4 +535,26 @@ func writeAtomicThen(path string, write func(io.Writer) error, after func(tmp st
 func IsNotSupported(err error) bool {
 	var ns *NotSupportedError
 	return errors.As(err, &ns)
+}
+
+// removeStaleSignature removes the detached signature a signed build left
+// beside out (<out>.sig) once an unsigned build has replaced out: it signs
+// the old package, so pacman would refuse the new one. Run after the rename,
+// so a failed build leaves the old pair intact.
+func removeStaleSignature(sig string, env BuildEnv) error {
+	st, err := os.Lstat(sig)
+	if err != nil || st.IsDir() {
+		return nil // nothing there, or not a file we would have written
+	}
+	if err := os.Remove(sig); err != nil {
+		return fmt.Errorf("remove %s, the signature of the package this unsigned build replaced: %w", sig, err)
+	}
+	warn := env.Warnf
+	if warn == nil {
+		warn = env.Logf
+	}
+	if warn != nil {
+		warn("removed %s: it signed the package this unsigned build replaced", sig)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package packaging
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -33,6 +35,16 @@ type ManifestOutput struct {
 	// the secret settings that were given (never their values).
 	Settings map[string]string `json:"settings"`
 	Secrets  []string          `json:"secrets_set,omitempty"`
+	// Signature is the detached signature file beside the installer (a
+	// signed Arch package's .sig), which ships with it; nil when none.
+	Signature *ManifestFile `json:"signature,omitempty"`
+}
+
+// ManifestFile is a file that accompanies an installer.
+type ManifestFile struct {
+	Path   string `json:"path"` // relative like ManifestOutput.Path
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 // ManifestComponent is one TUF target an installer holds.
@@ -61,6 +73,18 @@ func NewManifestOutput(out MatrixOutcome, base string, settings map[string]strin
 	sort.Strings(m.Secrets)
 	for _, t := range r.Targets {
 		m.Components = append(m.Components, ManifestComponent{Target: t.Path, Length: t.Length, Hashes: t.Hashes, Version: t.Version})
+	}
+	if r.Signature != "" {
+		data, err := os.ReadFile(r.Signature)
+		if err != nil {
+			return m, fmt.Errorf("manifest: read the signature of %s: %w", out.Build.Name, err)
+		}
+		rel, err := filepath.Rel(base, r.Signature)
+		if err != nil {
+			rel = r.Signature
+		}
+		sum := sha256.Sum256(data)
+		m.Signature = &ManifestFile{Path: filepath.ToSlash(rel), Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
 	}
 	return m, nil
 }

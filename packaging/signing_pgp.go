@@ -146,6 +146,10 @@ type DetachedSigner interface {
 	DetachedSignature(l *Layout, pkg io.Reader) (ext string, sig []byte, err error)
 }
 
+// ArchSignatureExt is the suffix of an Arch package's detached signature
+// file, which pacman looks for beside the package.
+const ArchSignatureExt = ".sig"
+
 func signDetached(ds DetachedSigner, l *Layout, path string) (string, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {

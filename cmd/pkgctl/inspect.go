@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 	"github.com/pkgctl/pkgctl/packaging/inspect"
 )
 
@@ -59,7 +59,7 @@ func NewCmdInspect(s Streams, runF func(*InspectOptions) error) *cobra.Command {
 func readOptions(show bool, caFile, gpgFile string) (inspect.Options, error) {
 	opt := inspect.Options{ShowSecrets: show}
 	if caFile != "" {
-		b, err := os.ReadFile(caFile)
+		b, err := flagfile.Read(caFile, flagfile.MaxSize)
 		if err != nil {
 			return opt, &usageError{fmt.Errorf("read --ca %s: %w", caFile, err)}
 		}
@@ -69,7 +69,7 @@ func readOptions(show bool, caFile, gpgFile string) (inspect.Options, error) {
 		}
 	}
 	if gpgFile != "" {
-		b, err := os.ReadFile(gpgFile)
+		b, err := flagfile.Read(gpgFile, flagfile.MaxSize)
 		if err != nil {
 			return opt, &usageError{fmt.Errorf("read --gpg-key %s: %w", gpgFile, err)}
 		}

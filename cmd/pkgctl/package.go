@@ -271,7 +271,9 @@ func packageRun(cmd *cobra.Command, opts *PackageOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(msg, "Success! You generated fleetd at %s\n", res.Path)
+	// fleetctl's closing lines, blank lines included.
+	fmt.Fprintf(msg, "\nSuccess! You generated fleetd at %s\n\n", res.Path)
+	fmt.Fprintln(msg, "To add hosts to Fleet, install fleetd.")
 	fmt.Fprintln(msg, "Learn how: https://fleetdm.com/learn-more-about/enrolling-hosts")
 	return nil
 }

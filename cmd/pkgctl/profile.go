@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pkgctl/pkgctl/internal/flagfile"
+	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/profile"
 )
@@ -163,7 +165,7 @@ func profileSigner(opts *ProfileOptions) (*packaging.SigningIdentity, error) {
 		if opts.SignPEM != "" {
 			flag, path = "--sign-pem", opts.SignPEM
 		}
-		data, err := os.ReadFile(path)
+		data, err := flagfile.Read(path, flagfile.MaxSize) // no FIFO, no device, bounded
 		if err != nil {
 			return nil, fmt.Errorf("read %s %s: %w", flag, path, errors.Unwrap(err))
 		}
@@ -175,24 +177,21 @@ func profileSigner(opts *ProfileOptions) (*packaging.SigningIdentity, error) {
 // writePrivate writes path through a 0600 temporary file renamed into place:
 // the profile holds the enroll secret.
 func writePrivate(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".pkgctl-*")
+	// Nameless until complete on Linux (a killed run leaves no copy of the
+	// secret); elsewhere a pid-named temporary file the next build sweeps.
+	out, err := scratch.CreateOutput(path)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
+	_, err = out.Write(data)
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
+		err = out.Sync()
 	}
 	if err != nil {
-		os.Remove(tmp)
+		out.Abort()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := out.Commit(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -131,9 +131,13 @@ func verifyLive(c *cobra.Command, o *VerifyOptions, r *inspect.Report) error {
 	return inspect.CheckLive(c.Context(), r, cl)
 }
 
-// verifyOutput is `pkgctl package --verify`: the installer at tmp must have no
-// error finding (warnings are printed by pkgctl verify, not here).
-func verifyOutput(tmp string) error {
+// verifyOutput is what `pkgctl package --verify` runs on each installer
+// before it is renamed into place; a variable so tests can watch it.
+var verifyOutput = verifyInstaller
+
+// verifyInstaller is `pkgctl package --verify`: the installer at tmp must have
+// no error finding (warnings are printed by pkgctl verify, not here).
+func verifyInstaller(tmp string) error {
 	r, err := inspect.Open(tmp, inspect.Options{})
 	if err != nil {
 		return err

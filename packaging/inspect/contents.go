@@ -22,6 +22,7 @@ type contents struct {
 	entries                     []*entry
 	scripts                     []Script
 	sigs                        []Signature
+	staple                      *Staple
 	findings                    []Finding
 	// env is the agent's environment as the format's service definition
 	// holds it (Windows: the service's Environment value, properties

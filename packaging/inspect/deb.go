@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/blakesmith/ar"
+
+	"github.com/pkgctl/pkgctl/internal/iox"
 )
 
 // debScripts are the control members that run at install or removal.
@@ -124,7 +126,7 @@ func arMembers(f *os.File) (_ []arMember, err error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	cr := &countReader{r: bufio.NewReader(f)}
+	cr := &iox.CountingReader{R: bufio.NewReader(f)}
 	rd := ar.NewReader(cr)
 	var out []arMember
 	for {
@@ -138,19 +140,8 @@ func arMembers(f *os.File) (_ []arMember, err error) {
 		if h.Size < 0 {
 			return nil, fmt.Errorf("member %q has a negative size", h.Name)
 		}
-		out = append(out, arMember{name: strings.TrimSuffix(h.Name, "/"), off: cr.n, size: h.Size})
+		out = append(out, arMember{name: strings.TrimSuffix(h.Name, "/"), off: cr.N, size: h.Size})
 	}
-}
-
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // parseControl reads the fields of a control file (continuation lines are

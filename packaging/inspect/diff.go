@@ -119,6 +119,9 @@ func sigMap(r *Report) map[string]string {
 		}
 		m[s.Kind] = strings.TrimSpace(v)
 	}
+	if st := r.Staple; st != nil && st.Stapled {
+		m["notarization-ticket"] = fmt.Sprintf("stapled, %d bytes, sha256 %s", st.TicketSize, st.TicketSHA256)
+	}
 	return m
 }
 

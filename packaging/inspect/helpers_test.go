@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sassoftware/relic/v7/lib/pkcs9"
+
 	"github.com/pkgctl/pkgctl/internal/testenv"
 	"github.com/pkgctl/pkgctl/packaging"
 	_ "github.com/pkgctl/pkgctl/packaging/linux"   // deb, rpm, pkg.tar.zst
@@ -27,6 +29,8 @@ type fixture struct {
 	ca   *testenv.CA
 	// files written for options
 	fleetCA, clientCrt, clientKey string
+	// ts, when set, time-stamps the signatures build makes.
+	ts pkcs9.Timestamper
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -135,6 +139,7 @@ func (fx *fixture) build(t *testing.T, typ, arch string, mod func(*packaging.Opt
 		if l.Signing, err = packaging.ParsePEMIdentity("test identity", crt, key); err != nil {
 			t.Fatal(err)
 		}
+		l.Signing.Timestamper = fx.ts
 		if err := p.(packaging.FileSigner).SignFile(context.Background(), l, out); err != nil {
 			t.Fatal(err)
 		}

@@ -88,7 +88,7 @@ func Open(path string, opt Options) (*Report, error) {
 	r := &Report{
 		SchemaVersion: SchemaVersion, File: filepath.Base(path), Size: st.Size(), SHA256: hex.EncodeToString(h.Sum(nil)),
 		Format: c.format, Arch: c.arch, Name: c.name, Version: c.version, Identifiers: c.ids,
-		Scripts: c.scripts, Signatures: c.sigs, Findings: c.findings, raw: c,
+		Scripts: c.scripts, Signatures: c.sigs, Staple: c.staple, Findings: c.findings, raw: c,
 	}
 	analyze(r, c, opt)
 	return r, nil

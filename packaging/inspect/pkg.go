@@ -2,7 +2,9 @@ package inspect
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"github.com/sassoftware/relic/v7/lib/pkcs7"
 	"github.com/sassoftware/relic/v7/lib/pkcs9"
 
+	"github.com/pkgctl/pkgctl/notary"
 	"github.com/pkgctl/pkgctl/packaging/macos/bom"
 	"github.com/pkgctl/pkgctl/packaging/macos/cpio"
 	"github.com/pkgctl/pkgctl/packaging/macos/xar"
@@ -116,7 +119,24 @@ func readPkg(f *os.File, size int64, opt Options) (*contents, error) {
 	if x.Signature != nil || x.XSignature != nil {
 		c.sigs = append(c.sigs, xarSignature(x, opt))
 	}
+	c.staple = readStaple(c, f, size, x)
 	return c, nil
+}
+
+// readStaple reads the notarization ticket stapled after the xar, if any.
+func readStaple(c *contents, r io.ReaderAt, size int64, x *xar.Reader) *Staple {
+	s := &Staple{}
+	s.Record, _ = notary.RecordName(x) // none for md5 or no TOC checksum
+	t, err := notary.ReadTicket(r, size)
+	if err != nil {
+		c.find("PKG-STAPLE-MALFORMED", SevWarning, "notarization ticket", "the stapled ticket's trailers are damaged: %v", err)
+		return s
+	}
+	if t != nil {
+		sum := sha256.Sum256(t)
+		s.Stapled, s.TicketSize, s.TicketSHA256 = true, int64(len(t)), hex.EncodeToString(sum[:])
+	}
+	return s
 }
 
 // readComponent reads one component package (dir is "" or "name.pkg/").
@@ -274,8 +294,10 @@ func xarSignature(x *xar.Reader, opt Options) Signature {
 	}
 	if x.XSignature != nil {
 		s.Extra = map[string]string{"x-signature": x.XSignature.Style}
-		if ts, st := cmsTimes(x.XSignature.Data, x.TOCHash); ts != nil || st != nil {
-			s.Timestamp, s.SigningTime = ts, st
+		ts, st, tsa := cmsTimes(x.XSignature.Data, x.TOCHash)
+		s.Timestamp, s.SigningTime = ts, st
+		if tsa != "" {
+			s.Extra["timestamp_authority"] = tsa
 		}
 	}
 	s.Algorithm = x.HashFunc.String()
@@ -295,20 +317,21 @@ func xarSignature(x *xar.Reader, opt Options) Signature {
 	return s
 }
 
-// cmsTimes returns the RFC 3161 timestamp and the signing-time attribute of
-// a detached CMS signature over content, when present.
-func cmsTimes(data, content []byte) (ts, signing *time.Time) {
+// cmsTimes returns the RFC 3161 timestamp (and the subject of the TSA that
+// signed it) and the signing-time attribute of a detached CMS signature over
+// content, when present.
+func cmsTimes(data, content []byte) (ts, signing *time.Time, tsa string) {
 	pkt, err := ber.DecodePacketErr(data)
 	if err != nil {
-		return nil, nil
+		return nil, nil, ""
 	}
 	psd, err := pkcs7.Unmarshal(pkt.Bytes())
 	if err != nil {
-		return nil, nil
+		return nil, nil, ""
 	}
 	sig, err := psd.Content.Verify(content, false)
 	if err != nil {
-		return nil, nil
+		return nil, nil, ""
 	}
 	if t, err := sig.SignerInfo.SigningTime(); err == nil {
 		t = t.UTC()
@@ -317,8 +340,11 @@ func cmsTimes(data, content []byte) (ts, signing *time.Time) {
 	if tsig, err := pkcs9.VerifyOptionalTimestamp(sig); err == nil && tsig.CounterSignature != nil {
 		t := tsig.CounterSignature.SigningTime.UTC()
 		ts = &t
+		if c := tsig.CounterSignature.Certificate; c != nil {
+			tsa = c.Subject.String()
+		}
 	}
-	return ts, signing
+	return ts, signing, tsa
 }
 
 func certsOf(where string, certs []*x509.Certificate) []Certificate {

@@ -128,6 +128,18 @@ func WriteText(w io.Writer, r *Report, opt TextOptions) error {
 	for _, s := range r.Signatures {
 		writeSig(p, s)
 	}
+	if st := r.Staple; st != nil {
+		p.f("\nNotarization\n")
+		switch {
+		case st.Stapled:
+			p.f("  ticket stapled: %d bytes, sha256 %s\n", st.TicketSize, st.TicketSHA256)
+		default:
+			p.f("  no ticket stapled (Gatekeeper checks online)\n")
+		}
+		if st.Record != "" {
+			p.f("  CloudKit record %s\n", st.Record)
+		}
+	}
 	if len(r.Findings) > 0 {
 		p.f("\n")
 		WriteFindings(w, r.Findings)

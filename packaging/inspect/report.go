@@ -33,6 +33,7 @@ type Report struct {
 	Files         []File            `json:"files"`
 	Scripts       []Script          `json:"scripts"`
 	Signatures    []Signature       `json:"signatures"`
+	Staple        *Staple           `json:"staple"` // pkg only; nil for other formats
 
 	// Findings are problems met while reading (structure, checksums);
 	// Verify adds the rest.
@@ -144,6 +145,17 @@ type Signature struct {
 	Trusted     *bool             `json:"trusted"` // chains to --ca / the given key; nil when not checked
 	Error       string            `json:"error"`
 	Extra       map[string]string `json:"extra"` // kind-specific facts (e.g. notarization staple)
+}
+
+// Staple is the notarization ticket stapled to a pkg, as Apple's stapler
+// appends it after the xar.
+type Staple struct {
+	Stapled      bool   `json:"stapled"`
+	TicketSize   int64  `json:"ticket_size"`
+	TicketSHA256 string `json:"ticket_sha256"`
+	// Record is the CloudKit record the ticket of this package is looked up
+	// by (derived from the xar TOC checksum), stapled or not.
+	Record string `json:"record"`
 }
 
 // Finding is one problem Verify (or reading) found.

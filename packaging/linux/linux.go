@@ -103,7 +103,7 @@ func (p *Packager) DetachedSignature(l *packaging.Layout, pkg io.Reader) (string
 	if err != nil {
 		return "", nil, fmt.Errorf("sign %s package: %w", p.Type, err)
 	}
-	return ".sig", sig, nil
+	return packaging.ArchSignatureExt, sig, nil
 }
 
 // Package writes the package for l to w. nfpm reads every file from a path,

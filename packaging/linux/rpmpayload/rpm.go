@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/pkgctl/pkgctl/internal/flatecheck"
+	"github.com/pkgctl/pkgctl/internal/iox"
 )
 
 // Signature header tags (rpm's rpmSigTag).
@@ -252,7 +253,7 @@ func rewritePayload(payload []byte) ([]byte, int64, []byte, error) {
 		return nil, 0, nil, err
 	}
 	raw := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(zw, raw)}
+	cw := &iox.CountingWriter{W: io.MultiWriter(zw, raw)}
 	if err := rewriteCpio(cw, bufio.NewReaderSize(zr, 1<<20)); err != nil {
 		return nil, 0, nil, fmt.Errorf("rpm payload: %w", err)
 	}
@@ -265,16 +266,5 @@ func rewritePayload(payload []byte) ([]byte, int64, []byte, error) {
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("rpm payload: %w", err)
 	}
-	return fixed, cw.n, raw.Sum(nil), nil
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return fixed, cw.N, raw.Sum(nil), nil
 }
