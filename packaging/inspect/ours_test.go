@@ -257,3 +257,33 @@ func TestCheckLive(t *testing.T) {
 		t.Errorf("after the server moved on: %+v", fs)
 	}
 }
+
+// TestOursTamperedAnywhere flips one byte at a time at offsets spread over the
+// compressed payload of the tar-based formats (including the last bytes,
+// where zstd's frame checksum and gzip's CRC sit): each must be found.
+func TestOursTamperedAnywhere(t *testing.T) {
+	fx := newFixture(t)
+	for _, tc := range []struct{ typ, arch string }{{packaging.TypeArchZst, "amd64"}, {packaging.TypeDeb, "amd64"}} {
+		t.Run(tc.typ, func(t *testing.T) {
+			p := fx.build(t, tc.typ, tc.arch, nil, false)
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start, end := int64(8), st.Size() // pkg.tar.zst: one zstd stream
+			if tc.typ == packaging.TypeDeb {
+				start = payloadOffset(t, p, tc.typ) // inside data.tar.*
+			}
+			offsets := []int64{start, end - 1, end - 3, end - 16, end - 100}
+			for k := int64(1); k < 8; k++ {
+				offsets = append(offsets, start+(end-start)*k/8)
+			}
+			for _, off := range offsets {
+				fs := Verify(mustOpen(t, tamper(t, p, off), Options{}), VerifyOptions{})
+				if !Failed(fs, nil, false) {
+					t.Errorf("byte %d of %d flipped: no error found: %+v", off, end, fs)
+				}
+			}
+		})
+	}
+}
