@@ -1,19 +1,19 @@
 package inspect
 
 import (
-	"context"
-
 	"bytes"
+	"context"
 	"encoding/binary"
-	"github.com/pkgctl/pkgctl/update"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/packaging/macos/xar"
+	"github.com/pkgctl/pkgctl/update"
 )
 
 var ourTypes = []struct{ typ, arch string }{
@@ -272,7 +272,7 @@ func TestOursTamperedAnywhere(t *testing.T) {
 			}
 			start, end := int64(8), st.Size() // pkg.tar.zst: one zstd stream
 			if tc.typ == packaging.TypeDeb {
-				start = payloadOffset(t, p, tc.typ) // inside data.tar.*
+				start, end = debDataMember(t, p)
 			}
 			offsets := []int64{start, end - 1, end - 3, end - 16, end - 100}
 			for k := int64(1); k < 8; k++ {
@@ -286,4 +286,23 @@ func TestOursTamperedAnywhere(t *testing.T) {
 			}
 		})
 	}
+}
+
+// debDataMember returns where the data.tar.* member of a deb starts and ends
+// (its ar padding byte excluded).
+func debDataMember(t *testing.T, path string) (start, end int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("data.tar"))
+	if i < 0 || i+60 > len(b) {
+		t.Fatal("no data.tar member")
+	}
+	size, err := strconv.ParseInt(strings.TrimSpace(string(b[i+48:i+58])), 10, 64)
+	if err != nil {
+		t.Fatalf("data.tar member size: %v", err)
+	}
+	return int64(i + 60), int64(i+60) + size
 }
