@@ -306,3 +306,29 @@ func debDataMember(t *testing.T, path string) (start, end int64) {
 	}
 	return int64(i + 60), int64(i+60) + size
 }
+
+// TestExpiredInCABundle: verify follows package's rule for CA bundles. An
+// expired certificate beside a valid one in --fleet-certificate builds with a
+// warning, so verify warns too (CERT-EXPIRED-IN-BUNDLE) and passes; once no
+// certificate of the bundle is valid, each is an error.
+func TestExpiredInCABundle(t *testing.T) {
+	fx := newFixture(t)
+	old, _, err := fx.ca.IssueClientValidity("old ca", time.Now().AddDate(-2, 0, 0), time.Now().AddDate(-1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(fx.fleetCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := fx.write(t, "bundle.pem", append(old, ca...))
+	p := fx.build(t, packaging.TypeDeb, "amd64", func(o *packaging.Options) { o.FleetCertificate = bundle }, false)
+	fs := Verify(mustOpen(t, p, Options{}), VerifyOptions{})
+	if !hasCode(fs, "CERT-EXPIRED-IN-BUNDLE") || hasCode(fs, "CERT-EXPIRED") || Failed(fs, nil, false) {
+		t.Errorf("want only a CERT-EXPIRED-IN-BUNDLE warning, got %+v", fs)
+	}
+	later := VerifyOptions{Now: time.Now().AddDate(50, 0, 0)} // the fleet CA has expired too
+	if fs := Verify(mustOpen(t, p, Options{}), later); !hasCode(fs, "CERT-EXPIRED") || hasCode(fs, "CERT-EXPIRED-IN-BUNDLE") || !Failed(fs, nil, false) {
+		t.Errorf("no valid certificate left: want CERT-EXPIRED errors, got %+v", fs)
+	}
+}
