@@ -15,6 +15,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/pkgctl/pkgctl/cloudfront"
+	"github.com/pkgctl/pkgctl/internal/certvalid"
 	"github.com/pkgctl/pkgctl/internal/flagfile"
 	"github.com/pkgctl/pkgctl/internal/safetext"
 	"github.com/pkgctl/pkgctl/timestamp"
@@ -397,36 +398,52 @@ func (o *Options) checkCAFile(flag, fleetMsg, path string) ([]string, error) {
 	return o.checkValidity(flag, path, certs, false)
 }
 
-// checkValidity errors when a client certificate (or every certificate of a CA
-// bundle) is expired or not yet valid, and warns when one expires within 30 days.
+// checkValidity errors when a client certificate is expired or not yet valid,
+// or when a CA bundle has no valid certificate (certvalid's rule, which verify
+// shares); it warns on the other entries of a bundle that are not valid and on
+// a certificate that expires within ExpiryWarningWindow.
 func (o *Options) checkValidity(flag, path string, certs []*x509.Certificate, leaf bool) ([]string, error) {
 	now := o.now()
+	dates := make([]certvalid.Dates, len(certs))
+	for i, c := range certs {
+		dates[i] = certvalid.Dates{NotBefore: c.NotBefore, NotAfter: c.NotAfter}
+	}
+	if !leaf && !certvalid.BundleUsable(dates, now) {
+		if allExpired(dates, now) {
+			return nil, flagErr(flag, "--%s %s: every certificate in the file has expired", flag, path)
+		}
+		return nil, flagErr(flag, "--%s %s: no certificate in the file is valid now", flag, path)
+	}
 	var warnings []string
-	valid := 0
-	for _, c := range certs {
+	for i, c := range certs {
 		name := c.Subject.CommonName
-		switch {
-		case now.After(c.NotAfter):
-			if leaf {
-				return nil, flagErr(flag, "--%s %s: certificate %q expired on %s", flag, path, name, c.NotAfter.UTC().Format(time.RFC3339))
-			}
-			warnings = append(warnings, fmt.Sprintf("--%s %s: certificate %q expired on %s", flag, path, name, c.NotAfter.UTC().Format(time.RFC3339)))
-		case now.Before(c.NotBefore):
-			if leaf {
-				return nil, flagErr(flag, "--%s %s: certificate %q is not valid before %s", flag, path, name, c.NotBefore.UTC().Format(time.RFC3339))
-			}
-			valid++
+		var msg string
+		switch dates[i].At(now) {
+		case certvalid.Expired:
+			msg = fmt.Sprintf("--%s %s: certificate %q expired on %s", flag, path, name, c.NotAfter.UTC().Format(time.RFC3339))
+		case certvalid.NotYetValid:
+			msg = fmt.Sprintf("--%s %s: certificate %q is not valid before %s", flag, path, name, c.NotBefore.UTC().Format(time.RFC3339))
 		default:
-			valid++
-			if c.NotAfter.Sub(now) < ExpiryWarningWindow {
+			if dates[i].ExpiresWithin(now, ExpiryWarningWindow) {
 				warnings = append(warnings, fmt.Sprintf("--%s %s: certificate %q expires soon, on %s", flag, path, name, c.NotAfter.UTC().Format(time.RFC3339)))
 			}
+			continue
 		}
-	}
-	if valid == 0 {
-		return nil, flagErr(flag, "--%s %s: every certificate in the file has expired", flag, path)
+		if leaf {
+			return nil, flagErr(flag, "%s", msg)
+		}
+		warnings = append(warnings, msg)
 	}
 	return warnings, nil
+}
+
+func allExpired(dates []certvalid.Dates, now time.Time) bool {
+	for _, d := range dates {
+		if d.At(now) != certvalid.Expired {
+			return false
+		}
+	}
+	return true
 }
 
 // parseCertsPEM returns every certificate in a PEM bundle; the error is

@@ -18,6 +18,7 @@ import (
 // certFiles are throwaway certificate files for validation cases.
 type certFiles struct {
 	CA, OtherCA, Cert, Key, OtherKey, Expired, ExpiredKey, Soon, SoonKey, Future, FutureKey, NotPEM, Empty, Roots string
+	ExpiredBundle, FutureBundle                                                                                   string // expired / not yet valid, then the CA
 }
 
 func newCertFiles(t *testing.T) certFiles {
@@ -54,6 +55,14 @@ func newCertFiles(t *testing.T) certFiles {
 	f.Expired, f.ExpiredKey = issue("expired", now.Add(-48*time.Hour), now.Add(-24*time.Hour))
 	f.Soon, f.SoonKey = issue("soon", now.Add(-time.Hour), now.Add(10*24*time.Hour))
 	f.Future, f.FutureKey = issue("future", now.Add(24*time.Hour), now.Add(48*time.Hour))
+	bundle := func(name, first string) string {
+		b, err := os.ReadFile(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(name, append(b, ca.CertPEM...))
+	}
+	f.ExpiredBundle, f.FutureBundle = bundle("expired-bundle.pem", f.Expired), bundle("future-bundle.pem", f.Future)
 	f.NotPEM = write("not.pem", []byte("this is not PEM\n"))
 	f.Empty = write("empty.pem", nil)
 	repo, err := testenv.NewRepo(filepath.Join(dir, "repo"))
@@ -110,6 +119,9 @@ func TestValidate(t *testing.T) {
 		{"fleet CA missing", func(o *Options) { o.FleetCertificate = "/nonexistent.pem" }, "fleet-certificate", `failed to read fleet server certificate "/nonexistent.pem"`, ""},
 		{"update CA not PEM", func(o *Options) { o.UpdateTLSServerCertificate = f.NotPEM }, "update-tls-certificate", "failed to read update server certificate", ""},
 		{"update CA expired only", func(o *Options) { o.UpdateTLSServerCertificate = f.Expired }, "update-tls-certificate", "every certificate in the file has expired", ""},
+		{"update CA not yet valid only", func(o *Options) { o.UpdateTLSServerCertificate = f.Future }, "update-tls-certificate", "no certificate in the file is valid now", ""},
+		{"fleet CA bundle with an expired entry warns", func(o *Options) { o.FleetCertificate = f.ExpiredBundle }, "", "", `certificate "expired" expired on`},
+		{"update CA bundle with a future entry warns", func(o *Options) { o.UpdateTLSServerCertificate = f.FutureBundle }, "", "", `certificate "future" is not valid before`},
 		{"system configuration on deb", func(o *Options) { o.UseSystemConfiguration = true }, "use-system-configuration", "--use-system-configuration is only available for pkg installers", ""},
 		{"outfile suffix", func(o *Options) { o.CustomOutfile = filepath.Join(outDir, "x.rpm") }, "outfile", "output file must end with .deb for deb packages", ""},
 		{"outfile suffix zst", func(o *Options) { o.Type = TypeArchZst; o.CustomOutfile = filepath.Join(outDir, "x.zst") }, "outfile", "output file must end with .pkg.tar.zst for pkg.tar.zst packages", ""},

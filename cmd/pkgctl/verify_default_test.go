@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pkgctl/pkgctl/internal/testenv"
 )
@@ -87,6 +88,34 @@ func TestConfigRunVerifiesByDefault(t *testing.T) {
 		out, code, log := run(t, true, "--verify=false")
 		if code != 0 || len(checked) != 0 {
 			t.Fatalf("exit %d, %d checks, want success and none:\n%s", code, len(checked), log)
+		}
+		if _, err := os.Stat(out); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("config run with an expired entry in a CA bundle", func(t *testing.T) {
+		// package accepts a bundle that still holds a valid certificate with
+		// a warning; the default verify must follow the same rule.
+		checked, tamper = nil, false
+		defer func() { tamper = true }()
+		old, _, err := env.ServerCA.IssueClientValidity("retired ca", time.Now().AddDate(-2, 0, 0), time.Now().AddDate(-1, 0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ca, err := os.ReadFile(env.ServerCAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundle := filepath.Join(t.TempDir(), "bundle.pem")
+		if err := os.WriteFile(bundle, append(old, ca...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, code, log := run(t, true, "--fleet-certificate="+bundle, "--update-tls-certificate="+bundle)
+		if code != 0 || len(checked) != 1 {
+			t.Fatalf("exit %d, %d checks, want success after one check:\n%s", code, len(checked), log)
+		}
+		if !strings.Contains(log, `certificate "retired ca" expired on`) {
+			t.Errorf("no warning on the expired entry:\n%s", log)
 		}
 		if _, err := os.Stat(out); err != nil {
 			t.Error(err)

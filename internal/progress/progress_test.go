@@ -12,14 +12,17 @@ import (
 )
 
 // fakeTerm is an injected terminal: mpb writes a frame, then Flush shows it.
+// mpb may draw frames of its own (the last running bar ending asks for one
+// from another goroutine), so tests wait for a frame drawn after a point,
+// never for "the next" one.
 type fakeTerm struct {
 	mu      sync.Mutex
 	pending bytes.Buffer
 	frames  []string
-	flushed chan struct{}
+	flushed chan struct{} // a token when frames grew; capacity 1, never blocks Flush
 }
 
-func newFakeTerm() *fakeTerm { return &fakeTerm{flushed: make(chan struct{}, 100)} }
+func newFakeTerm() *fakeTerm { return &fakeTerm{flushed: make(chan struct{}, 1)} }
 
 func (f *fakeTerm) Write(b []byte) (int, error) {
 	f.mu.Lock()
@@ -41,7 +44,10 @@ func (f *fakeTerm) Flush(lines int) error {
 	f.frames = append(f.frames, f.pending.String())
 	f.pending.Reset()
 	f.mu.Unlock()
-	f.flushed <- struct{}{}
+	select {
+	case f.flushed <- struct{}{}:
+	default: // a token is already waiting
+	}
 	return nil
 }
 
@@ -49,6 +55,22 @@ func (f *fakeTerm) pendingString() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.pending.String()
+}
+
+func (f *fakeTerm) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.frames)
+}
+
+// frame returns frame i, if drawn.
+func (f *fakeTerm) frame(i int) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if i >= len(f.frames) {
+		return "", false
+	}
+	return f.frames[i], true
 }
 
 func (f *fakeTerm) last() string {
@@ -60,16 +82,23 @@ func (f *fakeTerm) last() string {
 	return f.frames[len(f.frames)-1]
 }
 
-// redraw asks for one frame and waits until it is shown.
+// redraw asks for one frame and returns the first frame drawn after the call:
+// mpb draws in one goroutine that also takes every bar update and every
+// Writer line, so that frame shows all the calls made before redraw.
 func redraw(t *testing.T, refresh chan any, term *fakeTerm) string {
 	t.Helper()
+	n := term.count()
 	refresh <- struct{}{}
-	select {
-	case <-term.flushed:
-	case <-time.After(30 * time.Second): // a hang guard, not a timing assertion
-		t.Fatal("no frame drawn")
+	for {
+		if f, ok := term.frame(n); ok {
+			return f
+		}
+		select {
+		case <-term.flushed:
+		case <-time.After(30 * time.Second): // a hang guard, not a timing assertion
+			t.Fatal("no frame drawn")
+		}
 	}
-	return term.last()
 }
 
 // TestTerminalBars draws downloads and builds on an injected terminal: one line

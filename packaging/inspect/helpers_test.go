@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -227,4 +228,23 @@ func testenvCA(name string) (*x509.CertPool, error) {
 		return nil, err
 	}
 	return ca.Pool(), nil
+}
+
+// zstdFlipMatters reports whether flipping byte off of the zstd stream in
+// file p (as tamper does) changes what the reference zstd tool decodes. A
+// few bits of a zstd encoding are never read (zstd -t accepts the stream and
+// the output is identical): such a flip leaves the package pacman installs
+// unchanged, so no content check can, or needs to, report it.
+func zstdFlipMatters(t *testing.T, p string, off int64) bool {
+	t.Helper()
+	zstd := testenv.NeedTool(t, "zstd", "zstd")
+	decode := func(path string) ([]byte, error) {
+		return exec.Command(zstd, "-dcq", path).Output()
+	}
+	want, err := decode(p)
+	if err != nil {
+		t.Fatalf("zstd -d %s: %v", p, err)
+	}
+	got, err := decode(tamper(t, p, off))
+	return err != nil || !bytes.Equal(got, want)
 }

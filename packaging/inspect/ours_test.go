@@ -1,19 +1,19 @@
 package inspect
 
 import (
-	"context"
-
 	"bytes"
+	"context"
 	"encoding/binary"
-	"github.com/pkgctl/pkgctl/update"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/packaging/macos/xar"
+	"github.com/pkgctl/pkgctl/update"
 )
 
 var ourTypes = []struct{ typ, arch string }{
@@ -101,7 +101,11 @@ func TestOursTampered(t *testing.T) {
 			// data member, rpm: the payload, pkg: the heap's last member, msi:
 			// the cabinet stream sits in the last sectors) — flip one well
 			// inside it.
-			tp := tamper(t, p, payloadOffset(t, p, tc.typ))
+			off := payloadOffset(t, p, tc.typ)
+			for tc.typ == packaging.TypeArchZst && !zstdFlipMatters(t, p, off) {
+				off++ // a bit the zstd decoder never reads: see zstdFlipMatters
+			}
+			tp := tamper(t, p, off)
 			r, err := Open(tp, Options{})
 			var fs []Finding
 			if err != nil {
@@ -255,5 +259,89 @@ func TestCheckLive(t *testing.T) {
 	fs := check()
 	if !hasCode(fs, "TUF-LIVE-MISMATCH") || len(fs) != 1 || !strings.Contains(fs[0].Subject, "/orbit") {
 		t.Errorf("after the server moved on: %+v", fs)
+	}
+}
+
+// TestOursTamperedAnywhere flips one byte at a time at offsets spread over the
+// compressed payload of the tar-based formats (including the last bytes,
+// where zstd's frame checksum and gzip's CRC sit): each flip that changes the
+// decoded payload must be found.
+func TestOursTamperedAnywhere(t *testing.T) {
+	fx := newFixture(t)
+	for _, tc := range []struct{ typ, arch string }{{packaging.TypeArchZst, "amd64"}, {packaging.TypeDeb, "amd64"}} {
+		t.Run(tc.typ, func(t *testing.T) {
+			p := fx.build(t, tc.typ, tc.arch, nil, false)
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start, end := int64(8), st.Size() // pkg.tar.zst: one zstd stream
+			if tc.typ == packaging.TypeDeb {
+				start, end = debDataMember(t, p)
+			}
+			offsets := []int64{start, end - 1, end - 3, end - 16, end - 100}
+			for k := int64(1); k < 8; k++ {
+				offsets = append(offsets, start+(end-start)*k/8)
+			}
+			checked := 0
+			for _, off := range offsets {
+				if tc.typ == packaging.TypeArchZst && !zstdFlipMatters(t, p, off) {
+					continue // the decoded package is unchanged
+				}
+				checked++
+				fs := Verify(mustOpen(t, tamper(t, p, off), Options{}), VerifyOptions{})
+				if !Failed(fs, nil, false) {
+					t.Errorf("byte %d of %d flipped: no error found: %+v", off, end, fs)
+				}
+			}
+			if checked < len(offsets)/2 {
+				t.Errorf("only %d of %d flips changed the decoded payload", checked, len(offsets))
+			}
+		})
+	}
+}
+
+// debDataMember returns where the data.tar.* member of a deb starts and ends
+// (its ar padding byte excluded).
+func debDataMember(t *testing.T, path string) (start, end int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("data.tar"))
+	if i < 0 || i+60 > len(b) {
+		t.Fatal("no data.tar member")
+	}
+	size, err := strconv.ParseInt(strings.TrimSpace(string(b[i+48:i+58])), 10, 64)
+	if err != nil {
+		t.Fatalf("data.tar member size: %v", err)
+	}
+	return int64(i + 60), int64(i+60) + size
+}
+
+// TestExpiredInCABundle: verify follows package's rule for CA bundles. An
+// expired certificate beside a valid one in --fleet-certificate builds with a
+// warning, so verify warns too (CERT-EXPIRED-IN-BUNDLE) and passes; once no
+// certificate of the bundle is valid, each is an error.
+func TestExpiredInCABundle(t *testing.T) {
+	fx := newFixture(t)
+	old, _, err := fx.ca.IssueClientValidity("old ca", time.Now().AddDate(-2, 0, 0), time.Now().AddDate(-1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(fx.fleetCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := fx.write(t, "bundle.pem", append(old, ca...))
+	p := fx.build(t, packaging.TypeDeb, "amd64", func(o *packaging.Options) { o.FleetCertificate = bundle }, false)
+	fs := Verify(mustOpen(t, p, Options{}), VerifyOptions{})
+	if !hasCode(fs, "CERT-EXPIRED-IN-BUNDLE") || hasCode(fs, "CERT-EXPIRED") || Failed(fs, nil, false) {
+		t.Errorf("want only a CERT-EXPIRED-IN-BUNDLE warning, got %+v", fs)
+	}
+	later := VerifyOptions{Now: time.Now().AddDate(50, 0, 0)} // the fleet CA has expired too
+	if fs := Verify(mustOpen(t, p, Options{}), later); !hasCode(fs, "CERT-EXPIRED") || hasCode(fs, "CERT-EXPIRED-IN-BUNDLE") || !Failed(fs, nil, false) {
+		t.Errorf("no valid certificate left: want CERT-EXPIRED errors, got %+v", fs)
 	}
 }

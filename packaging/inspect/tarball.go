@@ -64,6 +64,12 @@ func readTar(c *contents, r io.Reader, special func(h *tar.Header, r io.Reader) 
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			// Read the stream to its end: the tar ends before its padding
+			// and the compressor's trailer, and zstd's frame checksum and
+			// gzip's CRC are only checked there.
+			if _, err := io.Copy(io.Discard, dr); err != nil {
+				return fmt.Errorf("after the end of the tar: %w", err)
+			}
 			return nil
 		}
 		if err != nil {

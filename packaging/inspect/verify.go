@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pkgctl/pkgctl/internal/certvalid"
 )
 
 // VerifyResult is the JSON output of pkgctl verify.
@@ -183,12 +185,30 @@ func (v *verifier) settings() {
 }
 
 // certificates checks validity dates (signature chains at their timestamp)
-// and key pairs.
+// and key pairs. A CA bundle follows pkgctl package's rule (certvalid): while
+// one of its certificates is valid, the others that are not only warn.
 func (v *verifier) certificates() {
 	r := v.r
+	bundles := map[string][]certvalid.Dates{}
+	for _, c := range r.Certificates {
+		if isCABundle(r, c.File) {
+			bundles[c.File] = append(bundles[c.File], dates(c))
+		}
+	}
 	for _, c := range r.Certificates {
 		if strings.HasPrefix(c.File, "signature:") {
 			continue // checked with their signature
+		}
+		if b, ok := bundles[c.File]; ok && certvalid.BundleUsable(b, v.opt.Now) {
+			subject := c.File + ": " + c.Subject
+			switch dates(c).At(v.opt.Now) {
+			case certvalid.Expired:
+				v.add("CERT-EXPIRED-IN-BUNDLE", SevWarning, subject, "expired %s; another certificate of the bundle is valid", c.NotAfter.Format(time.RFC3339))
+				continue
+			case certvalid.NotYetValid:
+				v.add("CERT-NOT-YET-VALID-IN-BUNDLE", SevWarning, subject, "valid only from %s; another certificate of the bundle is valid", c.NotBefore.Format(time.RFC3339))
+				continue
+			}
 		}
 		v.validity(c, v.opt.Now, true)
 	}
@@ -199,15 +219,39 @@ func (v *verifier) certificates() {
 	}
 }
 
+// isCABundle reports whether an installed certificate file is a CA bundle
+// (fleet.pem, update.pem, or a file ORBIT_FLEET_CERTIFICATE or
+// ORBIT_UPDATE_TLS_CERTIFICATE names) rather than a client certificate.
+func isCABundle(r *Report, file string) bool {
+	p := strings.ReplaceAll(file, `\`, "/")
+	if b := path.Base(p); b == "fleet.pem" || b == "update.pem" {
+		return true
+	}
+	for _, s := range r.Settings {
+		if s.Name == "ORBIT_FLEET_CERTIFICATE" || s.Name == "ORBIT_UPDATE_TLS_CERTIFICATE" {
+			if strings.EqualFold(path.Clean(strings.ReplaceAll(s.Value, `\`, "/")), path.Clean(p)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func dates(c Certificate) certvalid.Dates {
+	return certvalid.Dates{NotBefore: c.NotBefore, NotAfter: c.NotAfter}
+}
+
 func (v *verifier) validity(c Certificate, at time.Time, warn bool) {
 	subject := c.File + ": " + c.Subject
-	switch {
-	case at.After(c.NotAfter):
+	switch dates(c).At(at) {
+	case certvalid.Expired:
 		v.add("CERT-EXPIRED", SevError, subject, "expired %s", c.NotAfter.Format(time.RFC3339))
-	case at.Before(c.NotBefore):
+	case certvalid.NotYetValid:
 		v.add("CERT-NOT-YET-VALID", SevError, subject, "valid only from %s", c.NotBefore.Format(time.RFC3339))
-	case warn && at.Add(v.opt.WarnWithin).After(c.NotAfter):
-		v.add("CERT-EXPIRING", SevWarning, subject, "expires %s, within %d days", c.NotAfter.Format(time.RFC3339), int(v.opt.WarnWithin.Hours()/24))
+	default:
+		if warn && dates(c).ExpiresWithin(at, v.opt.WarnWithin) {
+			v.add("CERT-EXPIRING", SevWarning, subject, "expires %s, within %d days", c.NotAfter.Format(time.RFC3339), int(v.opt.WarnWithin.Hours()/24))
+		}
 	}
 }
 

@@ -37,7 +37,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pkgctl/pkgctl/internal/repodir"
@@ -419,18 +418,6 @@ func runQuiet(cmd *exec.Cmd) error {
 		os.Stderr.Write(out)
 	}
 	return err
-}
-
-// maxRSSKiB reads ru_maxrss from a rusage (KiB on Linux, bytes on macOS).
-func maxRSSKiB(usage any) int64 {
-	ru, ok := usage.(*syscall.Rusage)
-	if !ok {
-		return 0
-	}
-	if runtime.GOOS == "darwin" {
-		return int64(ru.Maxrss) / 1024
-	}
-	return int64(ru.Maxrss)
 }
 
 // server serves work/repo over mutual TLS with throwaway certificates.
