@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/pkgctl/pkgctl/internal/scratch"
 )
 
 // Shared holds work that the builds of one fetch can share: a compressed
@@ -36,7 +38,9 @@ func NewShared(work string) *Shared {
 // nil *Shared computes every time, in a directory removed by cleanup.
 func (s *Shared) Do(key string, fn func(dir string) (any, error)) (v any, cleanup func(), err error) {
 	if s == nil {
-		dir, err := os.MkdirTemp("", "pkgctl-shared-")
+		// Named with the pid (scratch.Prefix): the next run sweeps it if
+		// this one is killed.
+		dir, err := scratch.MkdirTemp("shared")
 		if err != nil {
 			return nil, nil, fmt.Errorf("create work directory: %w", err)
 		}

@@ -5,6 +5,7 @@ package linux
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -80,8 +81,8 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 	info.Contents = contents
 	// gzip:6 rather than nfpm's -9: a third of the time for a few percent, and
 	// Debian 12's lintian cannot read data.tar.zst. gzip rpm payloads install on
-	// every rpm still in use (zstd needs rpm ≥ 4.14).
-	info.Deb.Compression = "gzip:6"
+	// every rpm still in use (zstd needs rpm ≥ 4.14). The deb's data.tar is
+	// compressed by writeDeb, after nfpm.
 	info.RPM.Compression = "gzip:6"
 	// Sources are exact paths: a component file named with *, ? or [ must
 	// not be read as a pattern.
@@ -187,9 +188,8 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	}
 	// Every deflate block gets complete Huffman codes (strict decoders
 	// refuse others; nfpm's compressors have no option for it): the deb's
-	// gzip members and the Arch package's .MTREE are fixed here after nfpm
-	// (which holds debs in memory anyway), the rpm's payload by
-	// rpmpayload.Relativize in writeRPM.
+	// data.tar.gz is compressed by writeDeb, the Arch package's .MTREE is
+	// fixed by strictArch, the rpm's payload by rpmpayload.Relativize.
 	if p.Type == packaging.TypeArchZst {
 		// nfpm streams this one: through a file, not memory; a nameless one,
 		// since it holds the secret (nothing is left if the build is killed).
@@ -207,31 +207,43 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 		}
 		return nil
 	}
-	fix := map[string]func([]byte) ([]byte, error){packaging.TypeDeb: strictDeb}[p.Type]
-	if fix == nil {
-		if err := np.Package(info, w); err != nil {
-			return fmt.Errorf("build %s package: %w", p.Type, err)
-		}
-		return nil
-	}
-	var buf bytes.Buffer
-	if err := np.Package(info, &buf); err != nil {
-		return fmt.Errorf("build %s package: %w", p.Type, err)
-	}
-	fixed, err := fix(buf.Bytes())
-	if err != nil {
-		return fmt.Errorf("build %s package: %w", p.Type, err)
-	}
-	if l.PGP != nil && p.Type == packaging.TypeDeb {
-		// Signed last, over the final bytes: an armored signature in
+	var sign signFunc
+	if l.PGP != nil {
+		// Signed last, over the final members: an armored signature in
 		// _gpgorigin (debsign, as nfpm writes it). Arch packages get a .sig
 		// (DetachedSignature); the rpm is signed in writeRPM.
-		if fixed, err = signDeb(fixed, l.MTime, l.PGP.Sign); err != nil {
-			return fmt.Errorf("build %s package: %w", p.Type, err)
-		}
+		sign = l.PGP.Sign
 	}
-	_, err = w.Write(fixed)
-	return err
+	return writeDeb(np, info, w, sign)
+}
+
+// nfpmDebCompression is what nfpm compresses data.tar with before
+// rewriteDeb gzips it again. nfpm v2.45.2 holds the whole data tarball in
+// memory: uncompressed ("none") is cheapest in CPU but holds about 2.5 times
+// the payload at its peak; "gzip:1" costs a fast pass more and holds half.
+const nfpmDebCompression = "gzip:1"
+
+// writeDeb has nfpm write the deb and streams it through rewriteDeb, which
+// compresses data.tar.gz in parallel (see there).
+func writeDeb(np nfpm.Packager, info *nfpm.Info, w io.Writer, sign signFunc) error {
+	info.Deb.Compression = nfpmDebCompression
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pw.CloseWithError(np.Package(info, pw))
+	}()
+	src := &readErr{r: pr}
+	err := rewriteDeb(src, w, sign)
+	pr.CloseWithError(errors.New("deb rewrite stopped")) // unblocks nfpm if rewriteDeb stopped early
+	<-done
+	if src.err != nil {
+		err = src.err // nfpm failed: its error explains why the stream ended
+	}
+	if err != nil {
+		return fmt.Errorf("build deb package: %w", err)
+	}
+	return nil
 }
 
 // writeRPM builds the rpm with nfpm, then gives its payload "./"-relative
@@ -259,4 +271,18 @@ func writeRPM(np nfpm.Packager, info *nfpm.Info, w io.Writer) error {
 	}
 	_, err = w.Write(out)
 	return err
+}
+
+// readErr records the first error other than io.EOF its reader returns.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }

@@ -2,8 +2,11 @@ package linux
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goreleaser/nfpm/v2"
 
 	"github.com/pkgctl/pkgctl/internal/flatecheck"
 	"github.com/pkgctl/pkgctl/internal/testenv"
@@ -160,7 +165,7 @@ func TestRPMStrictDeflate(t *testing.T) {
 	}
 }
 
-func TestStrictDebRefuses(t *testing.T) {
+func TestRewriteDebRefuses(t *testing.T) {
 	member := func(name, body string) string {
 		h := name + strings.Repeat(" ", 16-len(name)) + "0           0     0     100644  " + strconv.Itoa(len(body))
 		h += strings.Repeat(" ", 58-len(h)) + "`\n" + body
@@ -173,16 +178,65 @@ func TestStrictDebRefuses(t *testing.T) {
 		{"not ar", "PK\x03\x04", "not an ar archive"},
 		{"signed", arMagic + member("debian-binary", "2.0\n") + member("_gpgorigin", "sig"), "signed deb"},
 		{"member past the end", arMagic + member("debian-binary", "2.0\n")[:62] + "\n", "bad ar header"},
-		{"bad gzip", arMagic + member("data.tar.gz", "\x1f\x8b\x08\x00junk"), "data.tar.gz"},
+		{"data past the end", arMagic + member("data.tar", "0123456789")[:65], "data.tar"},
+		{"bad gzip", arMagic + member("control.tar.gz", "\x1f\x8b\x08\x00junk"), "control.tar.gz"},
 		{"truncated", arMagic + member("debian-binary", "2.0\n")[:40], "truncated ar member header"},
 	} {
-		if _, err := strictDeb([]byte(tc.deb)); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: strictDeb = %v, want an error with %q", tc.name, err, tc.want)
+		if err := rewriteDeb(strings.NewReader(tc.deb), io.Discard, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: rewriteDeb = %v, want an error with %q", tc.name, err, tc.want)
 		}
 	}
 	// An archive without gzip members (odd sizes included) comes out as is.
 	in := arMagic + member("debian-binary", "2.0\n") + member("a", "odd")
-	if out, err := strictDeb([]byte(in)); err != nil || string(out) != in {
-		t.Errorf("strictDeb changed an archive with nothing to fix: %v", err)
+	var out bytes.Buffer
+	if err := rewriteDeb(strings.NewReader(in), &out, nil); err != nil || out.String() != in {
+		t.Errorf("rewriteDeb changed an archive with nothing to fix: %v", err)
+	}
+	// data.tar, or nfpm's data.tar.gz, becomes data.tar.gz holding the same bytes.
+	raw := strings.Repeat("fleet orbit ", 1<<18) + "x"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(raw))
+	zw.Close()
+	for name, body := range map[string]string{"data.tar": raw, "data.tar.gz": gz.String()} {
+		out.Reset()
+		if err := rewriteDeb(strings.NewReader(arMagic+member("debian-binary", "2.0\n")+member(name, body)), &out, nil); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		rest := strings.TrimPrefix(out.String(), arMagic+member("debian-binary", "2.0\n"))
+		if !strings.HasPrefix(rest, "data.tar.gz     ") {
+			t.Fatalf("%s: second member is %q, want data.tar.gz", name, rest[:16])
+		}
+		size, _ := strconv.Atoi(strings.TrimSpace(rest[48:58]))
+		zr, err := gzip.NewReader(strings.NewReader(rest[60 : 60+size]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := io.ReadAll(zr); err != nil || string(b) != raw {
+			t.Errorf("%s: data.tar.gz holds %d bytes (%v), want the %d of data.tar", name, len(b), err, len(raw))
+		}
+	}
+	if err := rewriteDeb(strings.NewReader(arMagic+member("data.tar.gz", gz.String()+"junk")), io.Discard, nil); err == nil {
+		t.Error("rewriteDeb took data after data.tar.gz's gzip member")
+	}
+}
+
+// failingDeb is an nfpm packager that writes part of a deb, then fails.
+type failingDeb struct{ err error }
+
+func (f failingDeb) Package(_ *nfpm.Info, w io.Writer) error {
+	if _, err := io.WriteString(w, arMagic+"debian-binary   0"); err != nil {
+		return err
+	}
+	return f.err
+}
+
+func (failingDeb) ConventionalFileName(*nfpm.Info) string { return "x.deb" }
+
+func TestWriteDebReportsNfpmError(t *testing.T) {
+	want := errors.New("nfpm: bad contents")
+	var out bytes.Buffer
+	if err := writeDeb(failingDeb{want}, &nfpm.Info{}, &out, nil); !errors.Is(err, want) {
+		t.Errorf("writeDeb = %v, want nfpm's error %v", err, want)
 	}
 }

@@ -33,9 +33,9 @@ type format struct {
 }
 
 var formats = []format{
-	// nfpm v2.45.2 deb/deb.go: data.tar.gz through compress/gzip; packaging/linux
-	// sets gzip:6.
-	{name: "deb", ext: ".deb", args: []string{"--type=deb", "--arch=amd64"}, files: linuxFiles, floor: "compress/gzip -6", peer: nfpmPeer("deb")},
+	// packaging/linux gzips data.tar (-6) with internal/gzseg: klauspost flate
+	// in parallel chunks (after nfpm's own fast pass, see nfpmDebCompression).
+	{name: "deb", ext: ".deb", args: []string{"--type=deb", "--arch=amd64"}, files: linuxFiles, floor: "klauspost gzip -6", peer: nfpmPeer("deb")},
 	// rpmpack (nfpm's rpm) gzips with klauspost/pgzip: klauspost flate per block.
 	{name: "rpm", ext: ".rpm", args: []string{"--type=rpm", "--arch=amd64"}, files: linuxFiles, floor: "klauspost gzip -6", peer: nfpmPeer("rpm")},
 	// nfpm's archlinux: klauspost zstd at its default level.

@@ -11,10 +11,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/pkgctl/pkgctl/internal/flatecheck"
+	"github.com/pkgctl/pkgctl/internal/gzseg"
 	"github.com/pkgctl/pkgctl/internal/iox"
 )
 
@@ -248,7 +249,9 @@ func rewritePayload(payload []byte) ([]byte, int64, []byte, error) {
 	zr.Multistream(false)
 	var out bytes.Buffer
 	out.Grow(len(payload) + len(payload)/16)
-	zw, err := gzip.NewWriterLevel(&out, gzipLevel)
+	// Parallel chunks whose deflate blocks all have complete Huffman codes
+	// (strict decoders refuse the others).
+	zw, err := gzseg.NewWriter(&out, gzipLevel, time.Time{})
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -260,11 +263,5 @@ func rewritePayload(payload []byte) ([]byte, int64, []byte, error) {
 	if err := zw.Close(); err != nil {
 		return nil, 0, nil, err
 	}
-	// Complete Huffman codes in every deflate block: strict decoders refuse
-	// the others, and the compressor has no option for it.
-	fixed, err := flatecheck.FixGzip(out.Bytes())
-	if err != nil {
-		return nil, 0, nil, fmt.Errorf("rpm payload: %w", err)
-	}
-	return fixed, cw.N, raw.Sum(nil), nil
+	return out.Bytes(), cw.N, raw.Sum(nil), nil
 }
