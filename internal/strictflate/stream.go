@@ -5,9 +5,7 @@ import (
 	"errors"
 	"hash"
 	"hash/adler32"
-	"hash/crc32"
 	"io"
-	"time"
 )
 
 // chunker feeds Chunk with ChunkSize pieces of what is written and writes
@@ -79,60 +77,6 @@ func (c *chunker) finish(trailer []byte) error {
 		c.err = err
 	}
 	return c.err
-}
-
-// GzipWriter writes a one-member gzip file (RFC 1952) whose deflate
-// blocks all have complete codes. Close must be called; it does not close
-// the underlying writer.
-type GzipWriter struct {
-	c      chunker
-	header []byte
-}
-
-// NewGzipWriter starts a gzip file with the given level (flate's) and
-// MTIME (zero: none); no name, comment or extra field.
-func NewGzipWriter(w io.Writer, level int, mtime time.Time) *GzipWriter {
-	h := []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255} // OS 255: unknown
-	if !mtime.IsZero() && mtime.Unix() > 0 && mtime.Unix() < 1<<32 {
-		binary.LittleEndian.PutUint32(h[4:], uint32(mtime.Unix()))
-	}
-	switch level {
-	case 9:
-		h[8] = 2
-	case 1:
-		h[8] = 4
-	}
-	return &GzipWriter{c: chunker{w: w, level: level, sum: crc32.NewIEEE()}, header: h}
-}
-
-func (g *GzipWriter) Write(p []byte) (int, error) {
-	if err := g.writeHeader(); err != nil {
-		return 0, err
-	}
-	return g.c.Write(p)
-}
-
-func (g *GzipWriter) writeHeader() error {
-	if g.header == nil {
-		return nil
-	}
-	_, err := g.c.w.Write(g.header)
-	g.header = nil
-	if err != nil {
-		g.c.err = err
-	}
-	return err
-}
-
-// Close writes the rest and the CRC-32 and size trailer.
-func (g *GzipWriter) Close() error {
-	if err := g.writeHeader(); err != nil {
-		return err
-	}
-	var t [8]byte
-	binary.LittleEndian.PutUint32(t[:], g.c.sum.Sum32())
-	binary.LittleEndian.PutUint32(t[4:], g.c.size)
-	return g.c.finish(t[:])
 }
 
 // ZlibWriter writes a zlib stream (RFC 1950) whose deflate blocks all have

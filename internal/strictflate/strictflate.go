@@ -1,4 +1,4 @@
-// Package strictflate writes deflate, gzip and zlib streams whose every
+// Package strictflate writes deflate chunks and zlib streams whose every
 // dynamic block has complete Huffman codes, as strict decoders (libmspack,
 // Windows' inflate) require. klauspost/compress/flate compresses (it has no
 // option against its one-bit single distance code); flatecheck.Fix then
@@ -20,7 +20,8 @@ import (
 	"github.com/pkgctl/pkgctl/internal/flatecheck"
 )
 
-// ChunkSize is the input size of each chunk of the gzip and zlib writers.
+// ChunkSize is the input size of each chunk of the zlib writer and of
+// internal/gzseg's gzip members.
 const ChunkSize = 1 << 20
 
 // WindowSize is the deflate window: the most of the previous data a chunk

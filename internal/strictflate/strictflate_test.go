@@ -3,12 +3,10 @@ package strictflate
 import (
 	"bytes"
 	"compress/flate"
-	"compress/gzip"
 	"compress/zlib"
 	"io"
 	"sync"
 	"testing"
-	"time"
 
 	kflate "github.com/klauspost/compress/flate"
 
@@ -104,45 +102,6 @@ func TestChunkDeterministic(t *testing.T) {
 		}
 	}
 	wg.Wait()
-}
-
-func TestGzipWriter(t *testing.T) {
-	mtime := time.Unix(1700000000, 0)
-	for _, in := range testenv.DeflateInputs(t, 3<<20) {
-		t.Run(in.Name, func(t *testing.T) {
-			write := func() []byte {
-				var b bytes.Buffer
-				g := NewGzipWriter(&b, 6, mtime)
-				for p := in.Data; len(p) > 0; p = p[min(len(p), 100000):] { // odd write sizes
-					if _, err := g.Write(p[:min(len(p), 100000)]); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := g.Close(); err != nil {
-					t.Fatal(err)
-				}
-				return b.Bytes()
-			}
-			out := write()
-			if err := flatecheck.CheckGzip(bytes.NewReader(out)); err != nil {
-				t.Fatalf("CheckGzip: %v", err)
-			}
-			zr, err := gzip.NewReader(bytes.NewReader(out))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(zr)
-			if err != nil || !bytes.Equal(got, in.Data) {
-				t.Fatalf("gunzip: %d bytes, %v; want the %d input bytes", len(got), err, len(in.Data))
-			}
-			if !zr.ModTime.Equal(mtime) {
-				t.Errorf("MTIME %v, want %v", zr.ModTime, mtime)
-			}
-			if !bytes.Equal(write(), out) {
-				t.Error("a second run wrote other bytes")
-			}
-		})
-	}
 }
 
 func TestZlibWriter(t *testing.T) {
