@@ -36,6 +36,9 @@ type BuildEnv struct {
 	// still at its temporary path) before it is renamed into place; an error
 	// leaves nothing at the output path.
 	Verify func(tmp string) error
+	// Meter, when set, is told the bytes of content the build processes and
+	// each chunk as the packager consumes it (the build's progress line).
+	Meter Meter
 }
 
 // checkOrbitVersion checks the orbit target's custom metadata version, which
@@ -403,9 +406,23 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 			return nil
 		}
 	}
+	pctx := WithShared(ctx, f.shared)
+	var meter *cappedMeter
+	if env.Meter != nil {
+		total, err := contentSize(l, o.Type)
+		if err != nil {
+			return nil, err
+		}
+		meter = &cappedMeter{m: env.Meter, total: total}
+		env.Meter.SetTotal(total)
+		pctx = WithMeter(pctx, meter)
+	}
 	size, err := writeAtomicThen(out, func(w io.Writer) error {
-		if err := p.Package(WithShared(ctx, f.shared), l, w); err != nil {
+		if err := p.Package(pctx, l, w); err != nil {
 			return err
+		}
+		if meter != nil {
+			meter.finish()
 		}
 		// An interrupt while the format was writing must not be renamed into place.
 		return ctx.Err()

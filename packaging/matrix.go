@@ -55,6 +55,9 @@ type MatrixOptions struct {
 	MemoryBudget int64
 	// Event, when set, is told when a build starts (done false) and ends.
 	Event func(i int, b MatrixBuild, done bool, out *MatrixOutcome)
+	// Meter, when set, gives build i's Meter (its progress line), asked for
+	// after Event says the build started; it may return nil.
+	Meter func(i int) Meter
 	// Protected are files no build may write (the manifest, the config file,
 	// every input), by what they are; checked with SamePath for the outputs
 	// whose name is known only after the download (default names).
@@ -153,7 +156,11 @@ func BuildMatrix(ctx context.Context, builds []MatrixBuild, env BuildEnv, mo Mat
 				claimed[path] = b.Name
 				return nil
 			}
-			res, err := fetched[i].assemble(ctx, b.Options, env, claim)
+			benv := env
+			if mo.Meter != nil {
+				benv.Meter = mo.Meter(i)
+			}
+			res, err := fetched[i].assemble(ctx, b.Options, benv, claim)
 			if err == nil {
 				outs[i].SHA256, err = fileSHA256(res.Path)
 			}

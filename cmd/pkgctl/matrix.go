@@ -176,6 +176,7 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 		Parallel:  r.Parallel,
 		Key:       fetchKeyFromFlags,
 		Event:     mp.event,
+		Meter:     mp.meter,
 		Protected: protected,
 	})
 	if prog != nil {
@@ -410,6 +411,19 @@ type matrixProgress struct {
 
 func newMatrixProgress(p *progress.Progress, total int) *matrixProgress {
 	return &matrixProgress{p: p, total: total, steps: map[int]*progress.Step{}}
+}
+
+// meter is build i's line as its packaging.Meter; nil when nothing is shown.
+func (m *matrixProgress) meter(i int) packaging.Meter {
+	if m.p == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.steps[i]; s != nil {
+		return s
+	}
+	return nil
 }
 
 func (m *matrixProgress) event(i int, b packaging.MatrixBuild, done bool, out *packaging.MatrixOutcome) {

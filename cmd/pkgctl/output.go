@@ -95,6 +95,7 @@ func buildWithProgress(ctx context.Context, o *packaging.Options, env packaging.
 	}
 	defer f.Close()
 	step := p.Step(o.Type, "building")
+	env.Meter = step
 	res, err := f.Assemble(ctx, o, env)
 	msg := ""
 	if err == nil {

@@ -1,6 +1,7 @@
 // Package progress shows what pkgctl is doing. On a terminal it draws one
 // redrawing line per download or build with github.com/vbauerster/mpb/v8
-// (size, %, rate and ETA for downloads); elsewhere (CI logs) it prints a plain
+// (size, %, rate and ETA for downloads, and for builds once the build tells
+// its total: Step is a packaging.Meter); elsewhere (CI logs) it prints a plain
 // line when an item starts, one on all running items every Interval, and one
 // when each ends.
 package progress
@@ -62,6 +63,7 @@ type item struct {
 	bar     *mpb.Bar
 	done    bool
 	verb    string // plain output: "downloading" or "building"
+	step    bool
 	doneMsg string
 }
 
@@ -143,18 +145,24 @@ func (p *Progress) Download(name string, total int64) update.Task {
 }
 
 // Step starts the line of a long step, such as one build of a matrix: a
-// spinner and the time it has taken. name is shown; what says what it does.
+// spinner and the time it has taken, then, once SetTotal tells how many bytes
+// it processes, a bar with %, rate and ETA. name is shown; what says what it does.
 func (p *Progress) Step(name, what string) *Step {
-	it := &item{p: p, name: name, start: p.o.Now(), verb: what}
+	it := &item{p: p, name: name, start: p.o.Now(), verb: what, step: true}
 	if p.bars != nil {
-		it.bar = p.bars.New(0,
-			mpb.SpinnerStyle().PositionLeft(),
-			mpb.BarWidth(1),
+		bar, spin := mpb.BarStyle().Build(), mpb.SpinnerStyle().PositionLeft().Build()
+		filler := mpb.BarFillerFunc(func(w io.Writer, s decor.Statistics) error {
+			if s.Total > 0 {
+				return bar.Fill(w, s)
+			}
+			return spin.Fill(w, s)
+		})
+		it.bar, _ = p.bars.Add(0, filler,
 			mpb.BarFillerClearOnComplete(),
 			mpb.BarFillerClearOnAbort(),
 			mpb.PrependDecorators(decor.Name(name, decor.WC{C: decor.DindentRight | decor.DextraSpace | decor.DSyncWidth})),
 			mpb.AppendDecorators(
-				decor.OnAbort(decor.OnComplete(decor.Name(what), "done"), "FAILED"),
+				decor.OnAbort(decor.OnComplete(decor.Any(it.status), "done"), "FAILED"),
 				decor.Name(" "),
 				decor.Elapsed(decor.ET_STYLE_GO),
 			),
@@ -166,8 +174,50 @@ func (p *Progress) Step(name, what string) *Step {
 	return &Step{it}
 }
 
-// Step is a long step in progress.
+// status is a running step's text on a terminal: what it does, and once
+// its total is known the share done, the rate and the time left.
+func (it *item) status(s decor.Statistics) string {
+	if s.Total <= 0 {
+		return it.verb
+	}
+	return it.verb + " " + fraction(s.Current, s.Total, it.p.o.Now().Sub(it.start))
+}
+
+// fraction is "25% (1.0 MiB / 4.0 MiB, 512.0 KiB/s, ETA 6s)": n of total
+// bytes after el; no rate before the first byte.
+func fraction(n, total int64, el time.Duration) string {
+	if n > total {
+		n = total
+	}
+	part := fmt.Sprintf("%d%% (%s / %s", n*100/total, Size(n), Size(total))
+	if secs := el.Seconds(); secs > 0 && n > 0 {
+		rate := float64(n) / secs
+		eta := time.Duration(float64(total-n) / rate * float64(time.Second)).Round(time.Second)
+		part += fmt.Sprintf(", %s/s, ETA %s", Size(int64(rate)), eta)
+	}
+	return part + ")"
+}
+
+// Step is a long step in progress. It is a packaging.Meter: SetTotal, then
+// Add as the bytes are processed.
 type Step struct{ it *item }
+
+// SetTotal says how many bytes the step processes (its Adds count to it).
+func (s *Step) SetTotal(total int64) {
+	if total <= 0 {
+		return
+	}
+	if s.it.bar != nil {
+		s.it.bar.SetTotal(total, false) // complete on Done, not on reaching it
+		return
+	}
+	s.it.p.mu.Lock()
+	s.it.total = total
+	s.it.p.mu.Unlock()
+}
+
+// Add counts n more bytes processed.
+func (s *Step) Add(n int64) { s.it.Add(n) }
 
 // Done ends the step; msg, when not empty, is the plain output's last line
 // (after "name: "), else "done (time)" or "FAILED".
@@ -212,18 +262,15 @@ func (p *Progress) report() {
 	now := p.o.Now()
 	parts := make([]string, 0, len(items))
 	for _, it := range items {
-		el := now.Sub(it.start).Round(time.Second)
-		if it.total <= 0 {
-			parts = append(parts, fmt.Sprintf("%s %s (%s)", it.name, it.verb, el))
-			continue
+		el := now.Sub(it.start)
+		switch {
+		case it.total <= 0:
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", it.name, it.verb, el.Round(time.Second)))
+		case it.step:
+			parts = append(parts, fmt.Sprintf("%s %s %s", it.name, it.verb, fraction(it.n, it.total, el)))
+		default:
+			parts = append(parts, fmt.Sprintf("%s %s %s", it.verb, it.name, fraction(it.n, it.total, el)))
 		}
-		part := fmt.Sprintf("%s %s %d%% (%s / %s", it.verb, it.name, it.n*100/it.total, Size(it.n), Size(it.total))
-		if secs := now.Sub(it.start).Seconds(); secs > 0 && it.n > 0 {
-			rate := float64(it.n) / secs
-			eta := time.Duration(float64(it.total-it.n) / rate * float64(time.Second)).Round(time.Second)
-			part += fmt.Sprintf(", %s/s, ETA %s", Size(int64(rate)), eta)
-		}
-		parts = append(parts, part+")")
 	}
 	fmt.Fprintf(p.o.Out, "running: %s\n", strings.Join(parts, "; "))
 }
@@ -262,11 +309,11 @@ func (it *item) Done(err error) {
 	switch {
 	case it.doneMsg != "":
 		p.printf("%s: %s\n", it.name, it.doneMsg)
-	case err != nil && it.total > 0:
+	case err != nil && !it.step:
 		p.printf("download of %s failed\n", it.name)
 	case err != nil:
 		p.printf("%s: FAILED\n", it.name)
-	case it.total > 0:
+	case !it.step:
 		p.printf("downloaded %s (%s in %s)\n", it.name, Size(it.n), el)
 	default:
 		p.printf("%s: done (%s)\n", it.name, el)

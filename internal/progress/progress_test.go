@@ -181,3 +181,67 @@ func TestPlainLines(t *testing.T) {
 		t.Errorf("escape sequences in plain output: %q", out.String())
 	}
 }
+
+// TestTerminalBuildBar: a build step that is told its total draws %, rate
+// and ETA on its line; before that, what it does.
+func TestTerminalBuildBar(t *testing.T) {
+	term := newFakeTerm()
+	refresh := make(chan any)
+	now := time.Unix(1000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	p := New(Options{Terminal: true, Console: term, Width: 120, Refresh: refresh, Now: clock})
+
+	s := p.Step("team-a-deb", "building deb")
+	frame := redraw(t, refresh, term)
+	if !strings.Contains(frame, "building deb") || strings.Contains(frame, "%") {
+		t.Errorf("a step without a total:\n%s", frame)
+	}
+	s.SetTotal(4 << 20)
+	s.Add(1 << 20)
+	mu.Lock()
+	now = now.Add(2 * time.Second)
+	mu.Unlock()
+	frame = redraw(t, refresh, term)
+	lines := strings.Split(strings.TrimRight(frame, "\n"), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("one build, %d lines:\n%s", len(lines), frame)
+	}
+	for _, want := range []string{"team-a-deb", "building deb 25% (1.0 MiB / 4.0 MiB, 512.0 KiB/s, ETA 6s)"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("build line lacks %q: %q", want, lines[0])
+		}
+	}
+	s.Add(3 << 20)
+	frame = redraw(t, refresh, term)
+	if !strings.Contains(frame, "100% (4.0 MiB / 4.0 MiB") {
+		t.Errorf("a build that reached its total:\n%s", frame)
+	}
+	s.Done(nil, "")
+	p.Stop()
+	if final := term.last(); !strings.Contains(final, "done") {
+		t.Errorf("final frame:\n%s", final)
+	}
+}
+
+// TestPlainBuildLines: off a terminal, a build with a total reports its
+// share, rate and ETA every interval (here: per report call).
+func TestPlainBuildLines(t *testing.T) {
+	var out bytes.Buffer
+	now := time.Unix(1000, 0)
+	p := New(Options{Out: &out, Now: func() time.Time { return now }, Interval: time.Hour})
+	s := p.Step("team-a", "building rpm")
+	s.SetTotal(10 << 20)
+	s.Add(5 << 20)
+	now = now.Add(5 * time.Second)
+	p.report()
+	s.Add(5 << 20)
+	s.Done(nil, "done /o/a.rpm")
+	p.Stop()
+	want := "team-a: building rpm\n" +
+		"running: team-a building rpm 50% (5.0 MiB / 10.0 MiB, 1.0 MiB/s, ETA 5s)\n" +
+		"team-a: done /o/a.rpm\n"
+	if out.String() != want {
+		t.Errorf("plain output:\n%s\nwant:\n%s", out.String(), want)
+	}
+}

@@ -184,7 +184,7 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 			// after its payload rewrite, over the final bytes.
 			info.RPM.Signature.SignFn = func(r io.Reader) ([]byte, error) { return l.PGP.Sign(r, false) }
 		}
-		return writeRPM(np, info, w)
+		return writeRPM(ctx, np, info, w)
 	}
 	// Every deflate block gets complete Huffman codes (strict decoders
 	// refuse others; nfpm's compressors have no option for it): the deb's
@@ -214,7 +214,7 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 		// (DetachedSignature); the rpm is signed in writeRPM.
 		sign = l.PGP.Sign
 	}
-	return writeDeb(np, info, w, sign)
+	return writeDeb(ctx, np, info, w, sign)
 }
 
 // nfpmDebCompression is what nfpm compresses data.tar with before
@@ -225,7 +225,7 @@ const nfpmDebCompression = "gzip:1"
 
 // writeDeb has nfpm write the deb and streams it through rewriteDeb, which
 // compresses data.tar.gz in parallel (see there).
-func writeDeb(np nfpm.Packager, info *nfpm.Info, w io.Writer, sign signFunc) error {
+func writeDeb(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Writer, sign signFunc) error {
 	info.Deb.Compression = nfpmDebCompression
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
@@ -234,7 +234,7 @@ func writeDeb(np nfpm.Packager, info *nfpm.Info, w io.Writer, sign signFunc) err
 		pw.CloseWithError(np.Package(info, pw))
 	}()
 	src := &readErr{r: pr}
-	err := rewriteDeb(src, w, sign)
+	err := rewriteDeb(ctx, src, w, sign)
 	pr.CloseWithError(errors.New("deb rewrite stopped")) // unblocks nfpm if rewriteDeb stopped early
 	<-done
 	if src.err != nil {
@@ -251,7 +251,7 @@ func writeDeb(np nfpm.Packager, info *nfpm.Info, w io.Writer, sign signFunc) err
 // `rpm2cpio | cpio -idm` extracts into the real /). A signer set in
 // info.RPM.Signature.SignFn signs after the rewrite, which would otherwise
 // break the signature; a KeyFile signature is refused for the same reason.
-func writeRPM(np nfpm.Packager, info *nfpm.Info, w io.Writer) error {
+func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Writer) error {
 	if info.RPM.Signature.KeyFile != "" {
 		return fmt.Errorf("build rpm package: sign through RPM.Signature.SignFn, not KeyFile: the payload is rewritten after nfpm builds it")
 	}
@@ -265,7 +265,7 @@ func writeRPM(np nfpm.Packager, info *nfpm.Info, w io.Writer) error {
 	if sign != nil {
 		signer = rpmpayload.SignFunc(sign)
 	}
-	out, err := rpmpayload.Relativize(buf.Bytes(), signer)
+	out, err := rpmpayload.RelativizeCount(buf.Bytes(), signer, func(n int64) { packaging.Count(ctx, n) })
 	if err != nil {
 		return fmt.Errorf("build rpm package: %w", err)
 	}

@@ -3,6 +3,7 @@ package linux
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/pkgctl/pkgctl/internal/gzseg"
 	"github.com/pkgctl/pkgctl/internal/iox"
 	"github.com/pkgctl/pkgctl/internal/scratch"
+	"github.com/pkgctl/pkgctl/packaging"
 )
 
 const (
@@ -45,7 +47,7 @@ type debMember struct {
 // header field stay as nfpm wrote them. The compressed data goes through a
 // nameless scratch file (it holds the secret), not memory. With sign set,
 // a debsign-style _gpgorigin member signs the final members.
-func rewriteDeb(r io.Reader, w io.Writer, sign signFunc) error {
+func rewriteDeb(ctx context.Context, r io.Reader, w io.Writer, sign signFunc) error {
 	magic := make([]byte, len(arMagic))
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != arMagic {
 		return errors.New("deb: not an ar archive")
@@ -80,7 +82,7 @@ func rewriteDeb(r io.Reader, w io.Writer, sign signFunc) error {
 			if data, err = scratch.File("", "deb"); err != nil {
 				return err
 			}
-			if dataSize, err = compressData(data, io.LimitReader(r, size), size, name == "data.tar.gz"); err != nil {
+			if dataSize, err = compressData(ctx, data, io.LimitReader(r, size), size, name == "data.tar.gz"); err != nil {
 				return fmt.Errorf("deb: member %s: %w", name, err)
 			}
 			copy(hdr[:16], fmt.Sprintf("%-16s", "data.tar.gz"))
@@ -140,9 +142,9 @@ func rewriteDeb(r io.Reader, w io.Writer, sign signFunc) error {
 	return writeArMember(w, hdr, int64(len(sig)), bytes.NewReader(sig))
 }
 
-// compressData gzips the size bytes of r (gzipped already if gz) into f and
+// compressData counts the decompressed tar into the build's Meter and gzips the size bytes of r (gzipped already if gz) into f and
 // returns the compressed size.
-func compressData(f *os.File, r io.Reader, size int64, gz bool) (int64, error) {
+func compressData(ctx context.Context, f *os.File, r io.Reader, size int64, gz bool) (int64, error) {
 	zw, err := gzseg.NewWriter(f, debGzipLevel, time.Time{})
 	if err != nil {
 		return 0, err
@@ -158,7 +160,7 @@ func compressData(f *os.File, r io.Reader, size int64, gz bool) (int64, error) {
 		zr.Multistream(false)
 		src = zr
 	}
-	_, err = io.Copy(zw, src)
+	_, err = io.Copy(zw, packaging.MeterReader(ctx, src))
 	if err == nil && gz {
 		// Nothing may follow nfpm's one gzip member.
 		var n int64

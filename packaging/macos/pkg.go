@@ -243,7 +243,9 @@ func writeCPIOGzip(ctx context.Context, shared *packaging.Shared, f *os.File, en
 	if err != nil {
 		return nil, sum, err
 	}
+	ran := false // this build wrote the prefix, counting it as it went
 	v, cleanup, err := shared.Do(key, func(dir string) (any, error) {
+		ran = true
 		return writePrefix(ctx, dir, common, mtime)
 	})
 	if err != nil {
@@ -255,6 +257,11 @@ func writeCPIOGzip(ctx context.Context, shared *packaging.Shared, f *os.File, en
 		}
 	}()
 	pre := v.(*payloadPrefix)
+	if !ran { // made by an earlier build of the matrix: done at once
+		for _, r := range pre.recs {
+			packaging.Count(ctx, r.Size)
+		}
+	}
 
 	digest := sha1.New()
 	if err := digest.(encoding.BinaryUnmarshaler).UnmarshalBinary(pre.sha1State); err != nil {
@@ -391,7 +398,7 @@ func writeEntries(ctx context.Context, cw *cpio.Writer, entries []payloadEntry, 
 			recs = append(recs, r)
 			continue
 		}
-		n, crc, err := copyEntry(cw, h, e, buf)
+		n, crc, err := copyEntry(ctx, cw, h, e, buf)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", e.Name, err)
 		}
@@ -402,7 +409,7 @@ func writeEntries(ctx context.Context, cw *cpio.Writer, entries []payloadEntry, 
 }
 
 // copyEntry writes a regular file's header and data, returning its size and CRC.
-func copyEntry(cw *cpio.Writer, h *cpio.Header, e payloadEntry, buf []byte) (int64, uint32, error) {
+func copyEntry(ctx context.Context, cw *cpio.Writer, h *cpio.Header, e payloadEntry, buf []byte) (int64, uint32, error) {
 	src := io.Reader(bytes.NewReader(e.Data))
 	h.Size = int64(len(e.Data))
 	if e.Source != "" {
@@ -424,7 +431,7 @@ func copyEntry(cw *cpio.Writer, h *cpio.Header, e payloadEntry, buf []byte) (int
 	// that hides most of its cost.
 	sum := bom.NewCksum()
 	var n int64
-	lr := io.LimitReader(src, h.Size)
+	lr := io.LimitReader(packaging.MeterReader(ctx, src), h.Size)
 	for {
 		k, rerr := io.ReadFull(lr, buf)
 		if k > 0 {

@@ -123,7 +123,7 @@ func (Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer) e
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := addToCab(cw, f); err != nil {
+		if err := addToCab(ctx, cw, f); err != nil {
 			return err
 		}
 	}
@@ -167,7 +167,9 @@ func sharedFolder(ctx context.Context, files []cabFile, mtime time.Time) (*cab.F
 		}
 		fmt.Fprintf(h, "%q %q %d %d %d\x00", f.Key, f.Entry.Source, f.Size, st.Size(), st.ModTime().UnixNano())
 	}
+	ran := false // this build compressed the folder, counting it as it went
 	v, cleanup, err := packaging.SharedFrom(ctx).Do(hex.EncodeToString(h.Sum(nil)), func(dir string) (any, error) {
+		ran = true
 		cw, err := cab.NewWriter(cab.Options{TempDir: dir, ModTime: mtime})
 		if err != nil {
 			return nil, fmt.Errorf("msi: cabinet: %w", err)
@@ -177,7 +179,7 @@ func sharedFolder(ctx context.Context, files []cabFile, mtime time.Time) (*cab.F
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			if err := addToCab(cw, f); err != nil {
+			if err := addToCab(ctx, cw, f); err != nil {
 				return nil, err
 			}
 		}
@@ -190,11 +192,16 @@ func sharedFolder(ctx context.Context, files []cabFile, mtime time.Time) (*cab.F
 	if err != nil {
 		return nil, nil, err
 	}
+	if !ran { // made by an earlier build of the matrix: done at once
+		for _, f := range files {
+			packaging.Count(ctx, f.Size)
+		}
+	}
 	return v.(*cab.Folder), cleanup, nil
 }
 
 // addToCab adds one file under its File table key.
-func addToCab(cw *cab.Writer, f cabFile) error {
+func addToCab(ctx context.Context, cw *cab.Writer, f cabFile) error {
 	var r io.Reader = bytes.NewReader(f.Entry.Data)
 	if f.Entry.Source != "" {
 		src, err := os.Open(f.Entry.Source)
@@ -205,7 +212,7 @@ func addToCab(cw *cab.Writer, f cabFile) error {
 		r = src
 	}
 	// A source that changed size since planning would break File.FileSize.
-	n := &iox.CountingReader{R: r}
+	n := &iox.CountingReader{R: packaging.MeterReader(ctx, r)}
 	if err := cw.Add(f.Key, n, 0); err != nil {
 		return fmt.Errorf("msi: cabinet: %s: %w", f.Entry.Path, err)
 	}

@@ -76,6 +76,12 @@ type SignFunc func(data io.Reader) ([]byte, error)
 //
 // The output is a function of the input and sign only (deterministic gzip).
 func Relativize(rpm []byte, sign SignFunc) ([]byte, error) {
+	return RelativizeCount(rpm, sign, nil)
+}
+
+// RelativizeCount is Relativize telling count, when not nil, the bytes of
+// the uncompressed payload as it rewrites them (a build's progress).
+func RelativizeCount(rpm []byte, sign SignFunc, count func(n int64)) ([]byte, error) {
 	if len(rpm) < leadSize || !bytes.Equal(rpm[:4], leadMagic) {
 		return nil, errors.New("rpm: no rpm lead")
 	}
@@ -107,7 +113,7 @@ func Relativize(rpm []byte, sign SignFunc) ([]byte, error) {
 		return nil, err
 	}
 
-	payload, rawSize, rawSHA256, err := rewritePayload(rpm[hdrStart+main.size:])
+	payload, rawSize, rawSHA256, err := rewritePayload(rpm[hdrStart+main.size:], count)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +247,7 @@ func updateSignatures(sig *header, hdr, payload []byte, rawSize int64, sign Sign
 // rewritePayload decompresses the gzip cpio payload, renames its absolute
 // members and compresses it again. It returns the new payload, the size and
 // SHA-256 of the uncompressed archive.
-func rewritePayload(payload []byte) ([]byte, int64, []byte, error) {
+func rewritePayload(payload []byte, count func(n int64)) ([]byte, int64, []byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(payload))
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("rpm payload: %w", err)
@@ -257,11 +263,29 @@ func rewritePayload(payload []byte) ([]byte, int64, []byte, error) {
 	}
 	raw := sha256.New()
 	cw := &iox.CountingWriter{W: io.MultiWriter(zw, raw)}
-	if err := rewriteCpio(cw, bufio.NewReaderSize(zr, 1<<20)); err != nil {
+	var src io.Reader = zr
+	if count != nil {
+		src = &countReader{r: zr, count: count}
+	}
+	if err := rewriteCpio(cw, bufio.NewReaderSize(src, 1<<20)); err != nil {
 		return nil, 0, nil, fmt.Errorf("rpm payload: %w", err)
 	}
 	if err := zw.Close(); err != nil {
 		return nil, 0, nil, err
 	}
 	return out.Bytes(), cw.N, raw.Sum(nil), nil
+}
+
+// countReader tells count how many bytes each read returned.
+type countReader struct {
+	r     io.Reader
+	count func(n int64)
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if n > 0 {
+		c.count(int64(n))
+	}
+	return n, err
 }
