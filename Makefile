@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build cross test fuzz deps demo demo-serve bench lint man
+.PHONY: all build cross test fuzz deps demo demo-serve bench lint man dist
 
 all: build
 
@@ -19,6 +19,13 @@ build:
 # from the cobra definitions (github.com/spf13/cobra/doc), to dist/man.
 man:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/pkgctl man --dir dist/man
+
+# dist cross-builds the release archives of pkgctl into dist/ (internal/cmd/dist):
+# one per OS/arch with the binary, README, man pages and shell completions, plus
+# SHA256SUMS; reproducible (mtimes from SOURCE_DATE_EPOCH, else the commit time).
+# DIST_FLAGS="-targets host" builds this machine's target only.
+dist:
+	$(GO) run ./internal/cmd/dist -version $(VERSION) -commit "$(COMMIT)" $(DIST_FLAGS)
 
 # deps installs the Debian tools the tests check installers with (lintian,
 # rpm, rpmlint, nginx, bsdtar, ...); it does nothing when they are present.
