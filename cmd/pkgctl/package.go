@@ -147,6 +147,15 @@ func newCmdPackage(opts *PackageOptions, runF func(*PackageOptions) error) *cobr
 		},
 	}
 	fs := cmd.Flags()
+	bindFlags(fs, defs)
+	addReleaseFlags(fs, &opts.Release)
+	fs.BoolVar(&opts.Verify, "verify", false, "Check each installer as `pkgctl verify` does before renaming it into place (default true with --config)")
+	cmd.SetFlagErrorFunc(flagError)
+	return cmd
+}
+
+// bindFlags adds defs to fs in their order, each usage naming its variable.
+func bindFlags(fs *pflag.FlagSet, defs []flagDef) {
 	fs.SortFlags = false
 	for _, d := range defs {
 		switch {
@@ -161,10 +170,6 @@ func newCmdPackage(opts *PackageOptions, runF func(*PackageOptions) error) *cobr
 			fs.Lookup(d.Name).Usage += fmt.Sprintf(" [$%s]", d.Env)
 		}
 	}
-	addReleaseFlags(fs, &opts.Release)
-	fs.BoolVar(&opts.Verify, "verify", false, "Check each installer as `pkgctl verify` does before renaming it into place (default true with --config)")
-	cmd.SetFlagErrorFunc(flagError)
-	return cmd
 }
 
 // applyEnv sets each flag that was not given from its FLEETCTL_* variable, as

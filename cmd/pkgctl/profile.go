@@ -62,18 +62,7 @@ Under SOURCE_DATE_EPOCH its UUIDs are derived from the inputs (but the secret).`
 		},
 	}
 	fs := cmd.Flags()
-	fs.SortFlags = false
-	for _, d := range defs {
-		switch {
-		case d.Str != nil:
-			fs.StringVar(d.Str, d.Name, d.Def.(string), d.Usage)
-		case d.Bool != nil:
-			fs.BoolVar(d.Bool, d.Name, d.Def.(bool), d.Usage)
-		}
-		if d.Env != "" {
-			fs.Lookup(d.Name).Usage += fmt.Sprintf(" [$%s]", d.Env)
-		}
-	}
+	bindFlags(fs, defs)
 	fs.StringVar(&opts.SignPEM, "sign-pem", "", "PEM file with another certificate chain and key to sign the profile with (instead of the Developer ID)")
 	return cmd
 }
