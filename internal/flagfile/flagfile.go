@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 )
 
 // MaxSize is the limit for certificates, keys, osquery flagfiles and config
@@ -29,18 +30,11 @@ func (e *TooLargeError) Error() string {
 // never end) and any file over limit bytes. Errors are *fs.PathError, so that
 // errors.Unwrap gives the bare reason.
 func Read(path string, limit int64) ([]byte, error) {
-	f, err := open(path)
+	f, st, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(st.Mode()))}
-	}
 	if st.Size() > limit {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: &TooLargeError{Limit: limit}}
 	}
@@ -53,6 +47,26 @@ func Read(path string, limit int64) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: &TooLargeError{Limit: limit}}
 	}
 	return data, nil
+}
+
+// Open opens the regular file at path for reading without blocking on a FIFO,
+// and refuses anything else (FIFO, device, socket, directory) with
+// ErrNotRegular. The caller closes the file.
+func Open(path string) (*os.File, fs.FileInfo, error) {
+	f, err := open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(st.Mode()))}
+	}
+	return f, st, nil
 }
 
 func kind(m fs.FileMode) string {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/pkgctl/pkgctl/internal/flagfile"
 )
 
 // Options control what Open reads and checks.
@@ -51,18 +53,12 @@ func detect(head []byte) (string, reader, error) {
 // structure are Findings of the report; an error means it could not be read
 // as any installer.
 func Open(path string, opt Options) (*Report, error) {
-	f, err := os.Open(path)
+	// A FIFO would block os.Open forever: flagfile.Open refuses it at once.
+	f, st, err := flagfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
 	head := make([]byte, 8)
 	if _, err := io.ReadFull(f, head); err != nil {
 		return nil, fmt.Errorf("%s: too short to be an installer", path)
