@@ -2,8 +2,11 @@ package packaging
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -39,6 +42,9 @@ type BuildEnv struct {
 	// Meter, when set, is told the bytes of content the build processes and
 	// each chunk as the packager consumes it (the build's progress line).
 	Meter Meter
+	// hashOutput asks assemble for the SHA-256 of each output (a matrix's
+	// manifest and summary), summed while the output is written.
+	hashOutput bool
 }
 
 // checkOrbitVersion checks the orbit target's custom metadata version, which
@@ -66,6 +72,9 @@ type Result struct {
 	// Signature is the detached signature file written beside Path (an Arch
 	// package's .sig), or "".
 	Signature string
+	// SHA256 is the hex digest of the output when the build was asked for it
+	// (matrix builds), else "".
+	SHA256 string
 }
 
 // Build fetches the agent, lays it out for o.Type and writes the installer,
@@ -417,7 +426,11 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 		env.Meter.SetTotal(total)
 		pctx = WithMeter(pctx, meter)
 	}
-	size, err := writeAtomicThen(out, func(w io.Writer) error {
+	var sum hash.Hash
+	if env.hashOutput {
+		sum = sha256.New()
+	}
+	size, digest, err := writeAtomicSum(out, func(w io.Writer) error {
 		if err := p.Package(pctx, l, w); err != nil {
 			return err
 		}
@@ -426,7 +439,7 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 		}
 		// An interrupt while the format was writing must not be renamed into place.
 		return ctx.Err()
-	}, sign)
+	}, sign, sum)
 	if err != nil {
 		return nil, err
 	}
@@ -442,7 +455,7 @@ func (f *Fetched) assemble(ctx context.Context, o *Options, env BuildEnv, claim 
 			return nil, err
 		}
 	}
-	return &Result{Path: out, Version: l.Version, Size: size, Components: comps, Targets: infos, Signature: sigPath}, nil
+	return &Result{Path: out, Version: l.Version, Size: size, Components: comps, Targets: infos, Signature: sigPath, SHA256: hex.EncodeToString(digest)}, nil
 }
 
 // extract unpacks a verified tarball and describes what it held.
@@ -502,18 +515,30 @@ func WriteAtomic(path string, write func(io.Writer) error) (size int64, err erro
 // build leaves no partial installer; elsewhere it is named with the process
 // id and the next run sweeps it (scratch).
 func writeAtomicThen(path string, write func(io.Writer) error, after func(tmp string) error) (size int64, err error) {
+	size, _, err = writeAtomicSum(path, write, after, nil)
+	return size, err
+}
+
+// writeAtomicSum is writeAtomicThen that, given a hash, also returns the
+// digest of the file put in place: summed as it is written, or read back
+// when after ran (signing may have replaced the file).
+func writeAtomicSum(path string, write func(io.Writer) error, after func(tmp string) error, sum hash.Hash) (size int64, digest []byte, err error) {
 	out, err := scratch.CreateOutput(path)
 	if err != nil {
-		return 0, fmt.Errorf("create output file in %s: %w", filepath.Dir(path), err)
+		return 0, nil, fmt.Errorf("create output file in %s: %w", filepath.Dir(path), err)
 	}
 	defer func() {
 		if err != nil {
 			out.Abort()
 		}
 	}()
-	cw := &iox.CountingWriter{W: out}
+	var dst io.Writer = out
+	if sum != nil {
+		dst = io.MultiWriter(out, sum)
+	}
+	cw := &iox.CountingWriter{W: dst}
 	if err = write(cw); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if after != nil {
 		// The step needs a path and may replace the file (relic's xar signing
@@ -521,31 +546,40 @@ func writeAtomicThen(path string, write func(io.Writer) error, after func(tmp st
 		tmp, nerr := out.Named()
 		if nerr != nil {
 			err = nerr
-			return 0, fmt.Errorf("write %s: %w", path, err)
+			return 0, nil, fmt.Errorf("write %s: %w", path, err)
 		}
 		if err = after(tmp); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if err = out.Reopen(); err != nil {
-			return 0, fmt.Errorf("write %s: %w", path, err)
+			return 0, nil, fmt.Errorf("write %s: %w", path, err)
 		}
 		st, serr := out.Stat()
 		if serr != nil {
 			err = serr
-			return 0, fmt.Errorf("write %s: %w", path, err)
+			return 0, nil, fmt.Errorf("write %s: %w", path, err)
 		}
 		cw.N = st.Size()
+		if sum != nil {
+			sum.Reset()
+			if _, err = io.Copy(sum, io.NewSectionReader(out, 0, cw.N)); err != nil {
+				return 0, nil, fmt.Errorf("hash %s: %w", path, err)
+			}
+		}
 	}
 	if err = out.Chmod(0o644); err != nil {
-		return 0, fmt.Errorf("write %s: %w", path, err)
+		return 0, nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = out.Sync(); err != nil {
-		return 0, fmt.Errorf("write %s: %w", path, err)
+		return 0, nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = out.Commit(); err != nil {
-		return 0, fmt.Errorf("write %s: %w", path, err)
+		return 0, nil, fmt.Errorf("write %s: %w", path, err)
 	}
-	return cw.N, nil
+	if sum != nil {
+		digest = sum.Sum(nil)
+	}
+	return cw.N, digest, nil
 }
 
 // IsNotSupported reports whether err says a feature is not built yet.

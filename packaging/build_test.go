@@ -1,11 +1,14 @@
 package packaging
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -88,5 +91,40 @@ func TestOutputPathNativeTooling(t *testing.T) {
 		if got != want {
 			t.Errorf("outfile %q native %v: %s, want %s", tt.outfile, tt.native, got, want)
 		}
+	}
+}
+
+// TestWriteAtomicSum: the digest is that of the file put in place, summed
+// while writing, or read back when a step (signing) replaced the file.
+func TestWriteAtomicSum(t *testing.T) {
+	data := bytes.Repeat([]byte("installer bytes "), 1<<16)
+	signed := append(slices.Clone(data), "signature"...)
+	for _, tc := range []struct {
+		name  string
+		after func(tmp string) error
+		want  []byte
+	}{
+		{"plain", nil, data},
+		{"step reads only", func(tmp string) error { _, err := os.ReadFile(tmp); return err }, data},
+		{"step replaces the file", func(tmp string) error {
+			next := tmp + ".new"
+			if err := os.WriteFile(next, signed, 0o600); err != nil {
+				return err
+			}
+			return os.Rename(next, tmp)
+		}, signed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "x.pkg")
+			n, digest, err := writeAtomicSum(out, func(w io.Writer) error { _, err := w.Write(data); return err }, tc.after, sha256.New())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(out)
+			sum := sha256.Sum256(got)
+			if !bytes.Equal(got, tc.want) || n != int64(len(tc.want)) || !bytes.Equal(digest, sum[:]) {
+				t.Errorf("file %d bytes (want %d), size %d, digest %x, file's %x", len(got), len(tc.want), n, digest, sum)
+			}
+		})
 	}
 }

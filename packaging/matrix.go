@@ -3,12 +3,8 @@ package packaging
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -157,12 +153,13 @@ func BuildMatrix(ctx context.Context, builds []MatrixBuild, env BuildEnv, mo Mat
 				return nil
 			}
 			benv := env
+			benv.hashOutput = true
 			if mo.Meter != nil {
 				benv.Meter = mo.Meter(i)
 			}
 			res, err := fetched[i].assemble(ctx, b.Options, benv, claim)
 			if err == nil {
-				outs[i].SHA256, err = fileSHA256(res.Path)
+				outs[i].SHA256 = res.SHA256
 			}
 			outs[i].Duration = time.Since(start)
 			if err != nil {
@@ -209,17 +206,4 @@ func MatrixErr(outs []MatrixOutcome) error {
 func IsMatrixError(err error) bool {
 	var me *MatrixError
 	return errors.As(err, &me)
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -11,5 +11,8 @@ import (
 )
 
 func main() {
-	os.Exit(Execute(os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrIsTerminal: isTerminal(os.Stderr)}))
+	stop := startCPUProfile()
+	code := Execute(os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrIsTerminal: isTerminal(os.Stderr)})
+	stop()
+	os.Exit(code)
 }

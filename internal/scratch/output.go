@@ -2,6 +2,7 @@ package scratch
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -9,10 +10,50 @@ import (
 // Output is an installer being written beside its final path. On Linux it
 // has no name until Commit (O_TMPFILE), so a crash leaves nothing; elsewhere
 // it is a hidden file named by OutputPattern, which Sweep removes after a crash.
+//
+// Installers are large and written once: Output starts writing each
+// completed writebackChunk to disk while the build goes on, and Sync drops
+// the synced pages from the page cache. Without that, a matrix of 100
+// installers (10 GB) fills the page cache and each write pays for the
+// kernel's reclaim: measured 16 s of system time against 3 s.
 type Output struct {
 	*os.File
-	path string // final path
-	tmp  string // the temporary name, "" while the file has none
+	path    string // final path
+	tmp     string // the temporary name, "" while the file has none
+	written int64  // bytes written through Write
+	flushed int64  // bytes whose writeback has been started
+}
+
+// writebackChunk is how much Output.Write collects before it starts
+// writing it back.
+const writebackChunk = 8 << 20
+
+// Write writes p at the end of what was written and starts the writeback of
+// each completed writebackChunk.
+func (o *Output) Write(p []byte) (int, error) {
+	n, err := o.File.Write(p)
+	o.written += int64(n)
+	if o.written-o.flushed >= writebackChunk {
+		startWriteback(o.File, o.flushed, o.written-o.flushed)
+		o.flushed = o.written
+	}
+	return n, err
+}
+
+// ReadFrom copies through Write, so that the writeback above applies (the
+// embedded *os.File would otherwise copy around it).
+func (o *Output) ReadFrom(r io.Reader) (int64, error) {
+	return io.Copy(struct{ io.Writer }{o}, r)
+}
+
+// Sync commits the file to disk, then lets the kernel drop its pages: an
+// installer is read again rarely, and then from disk at disk speed.
+func (o *Output) Sync() error {
+	if err := o.File.Sync(); err != nil {
+		return err
+	}
+	dropCache(o.File)
+	return nil
 }
 
 // CreateOutput starts the file that Commit will put at path.

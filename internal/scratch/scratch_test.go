@@ -3,6 +3,7 @@
 package scratch
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,5 +117,43 @@ func TestOutput(t *testing.T) {
 	o.Abort()
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("after Abort the directory shows %v", ents)
+	}
+}
+
+// TestOutputLargeWrites writes more than a few writeback chunks through Write
+// and ReadFrom, syncs (which drops the pages) and reads back the same bytes.
+func TestOutputLargeWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.pkg")
+	want := make([]byte, 3*writebackChunk+12345)
+	for i := range want {
+		want[i] = byte(i*131 + i>>13)
+	}
+	o, err := CreateOutput(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(want) / 2
+	for p := want[:half]; len(p) > 0; {
+		n := min(len(p), 1<<20+7)
+		if _, err := o.Write(p[:n]); err != nil {
+			t.Fatal(err)
+		}
+		p = p[n:]
+	}
+	if n, err := o.ReadFrom(bytes.NewReader(want[half:])); err != nil || n != int64(len(want)-half) {
+		t.Fatalf("ReadFrom = %d, %v", n, err)
+	}
+	if o.written != int64(len(want)) || o.flushed == 0 || o.written-o.flushed >= writebackChunk {
+		t.Errorf("written %d, writeback started up to %d", o.written, o.flushed)
+	}
+	if err := o.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read back %d bytes (err %v), want the %d written", len(got), err, len(want))
 	}
 }

@@ -55,6 +55,7 @@ type config struct {
 	teams   []int
 	formats []string
 	keep    bool
+	profile string
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	flag.StringVar(&teams, "teams", "1,10,50", "team matrix sizes, comma-separated (empty: none)")
 	flag.StringVar(&formats, "formats", strings.Join(formatNames(), ","), "formats to measure, comma-separated")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory")
+	flag.StringVar(&c.profile, "profile", "", "write a CPU profile of every pkgctl run into this directory (numbered in run order)")
 	flag.BoolVar(&rebuildAgent, "rebuild-agent", false, "build the agent's Go programs again (else built once, in the user cache directory)")
 	prepare := flag.String("prepare", "", "internal: write the agent and repository to this directory and exit")
 	flag.StringVar(&floorName, "floor", "", "internal: compress the files given as arguments with this floor and print the size")
@@ -113,6 +115,7 @@ type bench struct {
 	config
 	work, bin string
 	srv       *server
+	profiles  int // pkgctl runs profiled so far
 	tools     tools
 	floors    map[string]result // memoised by tool and files
 	rows      []row
@@ -394,6 +397,12 @@ func (b *bench) matrix(f format, dir string, args []string, n int) (result, erro
 func (b *bench) exec(args, env []string, stdout io.Writer) (result, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(append(os.Environ(), "SOURCE_DATE_EPOCH=0"), env...)
+	if b.profile != "" && args[0] == b.bin {
+		b.profiles++
+		name := filepath.Join(b.profile, fmt.Sprintf("%02d.pprof", b.profiles))
+		fmt.Printf("  (CPU profile %s: %s)\n", name, strings.Join(args[1:min(len(args), 4)], " "))
+		cmd.Env = append(cmd.Env, "PKGCTL_CPUPROFILE="+name)
+	}
 	if stdout == nil {
 		stdout = io.Discard
 	}
