@@ -32,7 +32,7 @@ type MatrixBuild struct {
 type MatrixOutcome struct {
 	Build    MatrixBuild
 	Result   *Result // nil when Err != nil
-	SHA256   string  // hex digest of the output file
+	SHA256   string  // hex digest of the output file (MatrixOptions.HashOutputs)
 	Duration time.Duration
 	Err      error
 }
@@ -58,6 +58,9 @@ type MatrixOptions struct {
 	// every input), by what they are; checked with SamePath for the outputs
 	// whose name is known only after the download (default names).
 	Protected []FlagPath
+	// HashOutputs sets each outcome's SHA256 (a manifest needs it): one more
+	// pass over every output byte, done as the output is written.
+	HashOutputs bool
 }
 
 // BuildMatrix fetches once per group of builds that share update settings, then
@@ -153,7 +156,7 @@ func BuildMatrix(ctx context.Context, builds []MatrixBuild, env BuildEnv, mo Mat
 				return nil
 			}
 			benv := env
-			benv.hashOutput = true
+			benv.hashOutput = mo.HashOutputs
 			if mo.Meter != nil {
 				benv.Meter = mo.Meter(i)
 			}

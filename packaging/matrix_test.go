@@ -59,7 +59,7 @@ func TestMatrixSharesOneFetch(t *testing.T) {
 	all := append(append([]packaging.MatrixBuild(nil), builds...), broken)
 
 	env.Server.ResetRequests()
-	outs := packaging.BuildMatrix(context.Background(), all, packaging.BuildEnv{}, packaging.MatrixOptions{Parallel: 3})
+	outs := packaging.BuildMatrix(context.Background(), all, packaging.BuildEnv{}, packaging.MatrixOptions{Parallel: 3, HashOutputs: true})
 
 	counts := map[string]int{}
 	for _, p := range env.Server.Requests() {

@@ -178,6 +178,8 @@ func releaseRun(cmd *cobra.Command, opts *PackageOptions, cfgPath string) error 
 		Event:     mp.event,
 		Meter:     mp.meter,
 		Protected: protected,
+		// The manifest (--manifest, --json, or published) lists each output's SHA-256.
+		HashOutputs: r.Manifest != "" || r.JSON || pub != nil,
 	})
 	if prog != nil {
 		prog.Stop()
