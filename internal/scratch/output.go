@@ -1,6 +1,7 @@
 package scratch
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,26 +12,77 @@ import (
 // has no name until Commit (O_TMPFILE), so a crash leaves nothing; elsewhere
 // it is a hidden file named by OutputPattern, which Sweep removes after a crash.
 //
-// Installers are large and written once: Output starts writing each
-// completed writebackChunk to disk while the build goes on, and Sync drops
-// the synced pages from the page cache. Without that, a matrix of 100
-// installers (10 GB) fills the page cache and each write pays for the
-// kernel's reclaim: measured 16 s of system time against 3 s.
+// Installers are large and written once, so Output keeps them out of the
+// page cache: on Linux it writes with O_DIRECT from an aligned buffer where
+// the file system allows it; elsewhere, or when it does not, it starts the
+// writeback of each completed writebackChunk at once and Sync drops the
+// synced pages. Without that, a matrix of 100 installers (10 GB) fills the
+// page cache and every write pays for the kernel's reclaim: measured 16 s of
+// system time for 100 × 104 MB, against 3 s (writeback) and 1 s (direct).
 type Output struct {
 	*os.File
-	path    string // final path
-	tmp     string // the temporary name, "" while the file has none
-	written int64  // bytes written through Write
-	flushed int64  // bytes whose writeback has been started
+	path    string        // final path
+	tmp     string        // the temporary name, "" while the file has none
+	written int64         // bytes written through Write
+	flushed int64         // bytes whose writeback has been started (buffered)
+	direct  *directWriter // nil: buffered
 }
 
-// writebackChunk is how much Output.Write collects before it starts
+// writebackChunk is how much a buffered Output collects before it starts
 // writing it back.
 const writebackChunk = 8 << 20
 
-// Write writes p at the end of what was written and starts the writeback of
-// each completed writebackChunk.
+// useDirect lets tests take the buffered path where direct I/O works.
+var useDirect = true
+
+// CreateOutput starts the file that Commit will put at path.
+func CreateOutput(path string) (*Output, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	var o *Output
+	if f, err := anonymousIn(dir); err == nil {
+		o = &Output{File: f, path: path}
+	} else {
+		f, err := os.CreateTemp(dir, OutputPattern(base))
+		if err != nil {
+			return nil, err
+		}
+		o = &Output{File: f, path: path, tmp: f.Name()}
+	}
+	if useDirect {
+		o.direct = newDirectWriter(o.File)
+	}
+	return o, nil
+}
+
+// Write writes p at the end of what was written.
 func (o *Output) Write(p []byte) (int, error) {
+	if o.direct != nil {
+		n, err := o.direct.write(p)
+		var refused *errDirectRefused
+		if !errors.As(err, &refused) {
+			return n, err
+		}
+		// The file system takes no direct I/O: what the buffer holds and
+		// the rest of p go out buffered, and so does everything after.
+		d := o.direct
+		o.direct = nil
+		defer d.release()
+		if err := setDirect(o.File, false); err != nil {
+			return n, err
+		}
+		if _, err := o.writeBuffered(refused.pending); err != nil {
+			return n, err
+		}
+		m, err := o.writeBuffered(p[n:])
+		return n + m, err
+	}
+	return o.writeBuffered(p)
+}
+
+func (o *Output) writeBuffered(p []byte) (int, error) {
 	n, err := o.File.Write(p)
 	o.written += int64(n)
 	if o.written-o.flushed >= writebackChunk {
@@ -40,7 +92,23 @@ func (o *Output) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadFrom copies through Write, so that the writeback above applies (the
+// finishDirect ends direct writing: what is pending goes out and the file is
+// then read, signed and synced like any other.
+func (o *Output) finishDirect() error {
+	if o.direct == nil {
+		return nil
+	}
+	d := o.direct
+	o.direct = nil
+	o.written = d.written
+	return d.finish()
+}
+
+// WriteString writes s through Write (the embedded *os.File's would go
+// around the buffer).
+func (o *Output) WriteString(s string) (int, error) { return o.Write([]byte(s)) }
+
+// ReadFrom copies through Write, so that the buffering above applies (the
 // embedded *os.File would otherwise copy around it).
 func (o *Output) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(struct{ io.Writer }{o}, r)
@@ -49,6 +117,9 @@ func (o *Output) ReadFrom(r io.Reader) (int64, error) {
 // Sync commits the file to disk, then lets the kernel drop its pages: an
 // installer is read again rarely, and then from disk at disk speed.
 func (o *Output) Sync() error {
+	if err := o.finishDirect(); err != nil {
+		return err
+	}
 	if err := o.File.Sync(); err != nil {
 		return err
 	}
@@ -56,25 +127,12 @@ func (o *Output) Sync() error {
 	return nil
 }
 
-// CreateOutput starts the file that Commit will put at path.
-func CreateOutput(path string) (*Output, error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	if f, err := anonymousIn(dir); err == nil {
-		return &Output{File: f, path: path}, nil
-	}
-	f, err := os.CreateTemp(dir, OutputPattern(base))
-	if err != nil {
-		return nil, err
-	}
-	return &Output{File: f, path: path, tmp: f.Name()}, nil
-}
-
 // Named gives the file a temporary name beside path, for a step that needs
 // one (signing), and returns it. The file stays open.
 func (o *Output) Named() (string, error) {
+	if err := o.finishDirect(); err != nil {
+		return "", err
+	}
 	if o.tmp != "" {
 		return o.tmp, nil
 	}
@@ -98,6 +156,10 @@ func (o *Output) Named() (string, error) {
 // Commit closes the file and puts it at the final path, replacing what was
 // there, atomically: the path holds the old file or the complete new one.
 func (o *Output) Commit() error {
+	if err := o.finishDirect(); err != nil {
+		o.File.Close()
+		return err
+	}
 	if o.tmp == "" {
 		// No name yet: link it straight to the final path when nothing is
 		// there, else through a temporary name and a rename.
@@ -127,6 +189,10 @@ func (o *Output) Commit() error {
 
 // Abort closes and removes the file.
 func (o *Output) Abort() {
+	if o.direct != nil {
+		o.direct.release()
+		o.direct = nil
+	}
 	o.File.Close()
 	if o.tmp != "" {
 		os.Remove(o.tmp)

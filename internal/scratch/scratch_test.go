@@ -4,9 +4,11 @@ package scratch
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 )
@@ -120,11 +122,25 @@ func TestOutput(t *testing.T) {
 	}
 }
 
-// TestOutputLargeWrites writes more than a few writeback chunks through Write
-// and ReadFrom, syncs (which drops the pages) and reads back the same bytes.
-func TestOutputLargeWrites(t *testing.T) {
+// TestOutputWrites writes through Write, WriteString and ReadFrom, direct
+// and buffered, sizes on and off the alignment and across chunks; the file
+// must hold exactly those bytes when a step reads it by name, and after Sync
+// and Commit.
+func TestOutputWrites(t *testing.T) {
+	for _, mode := range []string{"direct", "buffered", "direct refused"} {
+		for _, size := range []int{0, 1, directAlign, directAlign + 1, directChunk, 3*directChunk + 12345, (directDepth+5)*directChunk + 5} {
+			t.Run(fmt.Sprintf("%s/%d", mode, size), func(t *testing.T) {
+				defer func(use, refuse bool) { useDirect, refuseDirect = use, refuse }(useDirect, refuseDirect)
+				useDirect, refuseDirect = mode != "buffered", mode == "direct refused"
+				testOutputWrites(t, size)
+			})
+		}
+	}
+}
+
+func testOutputWrites(t *testing.T, size int) {
 	path := filepath.Join(t.TempDir(), "big.pkg")
-	want := make([]byte, 3*writebackChunk+12345)
+	want := make([]byte, size)
 	for i := range want {
 		want[i] = byte(i*131 + i>>13)
 	}
@@ -132,19 +148,26 @@ func TestOutputLargeWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	half := len(want) / 2
-	for p := want[:half]; len(p) > 0; {
+	third := size / 3
+	for p := want[:third]; len(p) > 0; {
 		n := min(len(p), 1<<20+7)
 		if _, err := o.Write(p[:n]); err != nil {
 			t.Fatal(err)
 		}
 		p = p[n:]
 	}
-	if n, err := o.ReadFrom(bytes.NewReader(want[half:])); err != nil || n != int64(len(want)-half) {
+	if _, err := o.WriteString(string(want[third : 2*third])); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := o.ReadFrom(bytes.NewReader(want[2*third:])); err != nil || n != int64(size-2*third) {
 		t.Fatalf("ReadFrom = %d, %v", n, err)
 	}
-	if o.written != int64(len(want)) || o.flushed == 0 || o.written-o.flushed >= writebackChunk {
-		t.Errorf("written %d, writeback started up to %d", o.written, o.flushed)
+	name, err := o.Named()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(name); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("by name: read %d bytes (err %v), want the %d written", len(got), err, size)
 	}
 	if err := o.Sync(); err != nil {
 		t.Fatal(err)
@@ -154,6 +177,30 @@ func TestOutputLargeWrites(t *testing.T) {
 	}
 	got, err := os.ReadFile(path)
 	if err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("read back %d bytes (err %v), want the %d written", len(got), err, len(want))
+		t.Fatalf("read back %d bytes (err %v), want the %d written", len(got), err, size)
 	}
+}
+
+// TestOutputDirect: where the file system takes direct I/O (asked of it
+// here on its own), a large Output uses it.
+func TestOutputDirect(t *testing.T) {
+	dir := t.TempDir()
+	probe, err := os.Create(filepath.Join(dir, "probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	supported := setDirect(probe, true) == nil
+	probe.Close()
+	o, err := CreateOutput(filepath.Join(dir, "x.msi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Abort()
+	if _, err := o.Write(make([]byte, directChunk+1)); err != nil {
+		t.Fatal(err)
+	}
+	if (o.direct != nil) != supported {
+		t.Errorf("Output writes with O_DIRECT: %v; the file system in %s takes it: %v", o.direct != nil, dir, supported)
+	}
+	t.Logf("%s: direct I/O %v", runtime.GOOS, supported)
 }

@@ -56,6 +56,7 @@ type config struct {
 	formats []string
 	keep    bool
 	profile string
+	trace   bool
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&teams, "teams", "1,10,50", "team matrix sizes, comma-separated (empty: none)")
 	flag.StringVar(&formats, "formats", strings.Join(formatNames(), ","), "formats to measure, comma-separated")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory")
+	flag.BoolVar(&c.trace, "trace", false, "with -profile: an execution trace of every pkgctl run too")
 	flag.StringVar(&c.profile, "profile", "", "write a CPU profile of every pkgctl run into this directory (numbered in run order)")
 	flag.BoolVar(&rebuildAgent, "rebuild-agent", false, "build the agent's Go programs again (else built once, in the user cache directory)")
 	prepare := flag.String("prepare", "", "internal: write the agent and repository to this directory and exit")
@@ -402,6 +404,9 @@ func (b *bench) exec(args, env []string, stdout io.Writer) (result, error) {
 		name := filepath.Join(b.profile, fmt.Sprintf("%02d.pprof", b.profiles))
 		fmt.Printf("  (CPU profile %s: %s)\n", name, strings.Join(args[1:min(len(args), 4)], " "))
 		cmd.Env = append(cmd.Env, "PKGCTL_CPUPROFILE="+name)
+		if b.trace {
+			cmd.Env = append(cmd.Env, "PKGCTL_TRACE="+strings.TrimSuffix(name, ".pprof")+".trace")
+		}
 	}
 	if stdout == nil {
 		stdout = io.Discard
