@@ -167,9 +167,11 @@ func fetchPartial(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetche
 	if err := client.Refresh(ctx); err != nil {
 		return nil, err
 	}
+	unpack := newUnpacker(f.work)
 	for _, o := range opts {
 		reqs, err := ComponentsFor(o)
 		if err != nil {
+			unpack.wait()
 			return nil, err
 		}
 		for _, req := range reqs {
@@ -182,6 +184,7 @@ func fetchPartial(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetche
 			}
 			if err := f.fetchOne(ctx, client, req, &c); err != nil {
 				if ctx.Err() != nil {
+					unpack.wait()
 					return nil, err
 				}
 				f.failed[c.TargetPath()] = err
@@ -189,7 +192,21 @@ func fetchPartial(ctx context.Context, opts []*Options, env BuildEnv) (_ *Fetche
 			}
 			logf("fetched %s (version %q, %d bytes)", c.TargetPath(), c.Version, f.infos[c.TargetPath()].Length)
 			f.comps[c.TargetPath()] = c
+			if strings.HasSuffix(req.File, ".tar.gz") {
+				// Unpacked while the next component downloads.
+				unpack.start(c.TargetPath(), c.Source, f.infos[c.TargetPath()].Path)
+			}
 		}
+	}
+	for key, u := range unpack.wait() {
+		c := f.comps[key]
+		if u.err != nil {
+			delete(f.comps, key)
+			f.failed[key] = u.err
+			continue
+		}
+		c.Extracted = u.entries
+		f.comps[key] = c
 	}
 	if f.meta, err = client.Metadata(); err != nil {
 		return nil, err
@@ -246,12 +263,6 @@ func (f *Fetched) fetchOne(ctx context.Context, client *update.Client, req Compo
 		return err
 	}
 	c.Source, c.Version = t.File, t.Version
-	if strings.HasSuffix(req.File, ".tar.gz") {
-		dir := filepath.Join(f.work, fmt.Sprintf("extract-%d", len(f.comps)+len(f.failed)))
-		if c.Extracted, err = extract(t.File, dir); err != nil {
-			return fmt.Errorf("unpack %s: %w", t.Path, err)
-		}
-	}
 	f.infos[c.TargetPath()] = TargetInfo{Path: t.Path, Length: t.Length, Hashes: t.Hashes, Version: t.Version}
 	return nil
 }
