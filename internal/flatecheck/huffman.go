@@ -21,8 +21,11 @@ type code struct {
 	count [maxCodeBits + 1]uint16
 	sym   []uint16 // symbols ordered by (length, symbol)
 	fast  [1 << fastBits]uint16
-	used  int
-	left  int // Kraft deficit in units of 2^-15: 0 complete, > 0 incomplete, < 0 oversubscribed
+	// skip is fast with each symbol's extra bits folded in, for the parser
+	// pass that keeps no tokens: see skipEntry.
+	skip [1 << fastBits]uint32
+	used int
+	left int // Kraft deficit in units of 2^-15: 0 complete, > 0 incomplete, < 0 oversubscribed
 }
 
 // problem names what a strict decoder refuses in the code, or "".
@@ -58,6 +61,7 @@ func (c *code) init(lens []uint8) {
 		}
 	}
 	c.fast = [1 << fastBits]uint16{}
+	c.skip = [1 << fastBits]uint32{}
 	if c.left < 0 {
 		return // not decodable; the slow path is never reached either
 	}
@@ -70,6 +74,36 @@ func (c *code) init(lens []uint8) {
 			c.fast[k] = uint16(s)<<4 | uint16(l)
 		}
 	}
+}
+
+// initSkip fills c.skip for a literal/length code (extra: lenExtra, after
+// symbol 257) or a distance code (distExtra, from symbol 0). Symbols that
+// are not valid stay 0, which sends the parser to the checked path.
+func (c *code) initSkip(distance bool) {
+	for k, e := range c.fast {
+		if e == 0 {
+			continue
+		}
+		sym, l := int(e>>4), uint32(e&15)
+		var extra uint32
+		switch {
+		case distance && sym < numDist:
+			extra = uint32(distExtra[sym])
+		case distance:
+			continue
+		case sym > 256 && sym <= 285:
+			extra = uint32(lenExtra[sym-257])
+		case sym > 285:
+			continue
+		}
+		c.skip[k] = skipEntry(sym, l, extra)
+	}
+}
+
+// skipEntry packs a symbol (bits 9 up), its code length (5–8) and its code
+// length plus extra bits (0–4); never 0 for a code of at least one bit.
+func skipEntry(sym int, codeLen, extra uint32) uint32 {
+	return uint32(sym)<<9 | codeLen<<5 | (codeLen + extra)
 }
 
 // decode reads one symbol.

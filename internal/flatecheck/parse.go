@@ -1,6 +1,7 @@
 package flatecheck
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -90,6 +91,10 @@ func newParser(br bitReader, keep bool) *parser {
 	p := &parser{br: br, keep: keep}
 	p.fixedLit.init(fixedLit)
 	p.fixedDst.init(fixedDist)
+	if !keep {
+		p.fixedLit.initSkip(false)
+		p.fixedDst.initSkip(true)
+	}
 	return p
 }
 
@@ -207,6 +212,10 @@ func (p *parser) header(b *block) error {
 	b.dist = append([]uint8(nil), lens[nlit:]...)
 	p.lit.init(b.lit)
 	p.dist.init(b.dist)
+	if !p.keep {
+		p.lit.initSkip(false)
+		p.dist.initSkip(true)
+	}
 	for _, c := range []struct {
 		name string
 		c    *code
@@ -227,47 +236,121 @@ func (p *parser) header(b *block) error {
 
 // data decodes symbols up to the end of block.
 func (p *parser) data(b *block, lit, dist *code) error {
+	if !p.keep {
+		return p.skipData(b, lit, dist)
+	}
 	for {
-		sym, err := lit.decode(&p.br)
-		if err != nil {
+		end, err := p.token(b, lit, dist)
+		if end || err != nil {
 			return err
-		}
-		switch {
-		case sym < 256:
-			b.Size++
-			if p.keep {
-				b.tokens = append(b.tokens, token{sym: uint16(sym)})
-			}
-			continue
-		case sym == 256:
-			return nil
-		case sym > 285:
-			return fmt.Errorf("invalid length symbol %d", sym)
-		}
-		t := token{sym: uint16(sym)}
-		n := lenExtra[sym-257]
-		x, err := p.br.bits(uint(n))
-		if err != nil {
-			return err
-		}
-		t.extra = uint16(x)
-		b.Size += int64(lenBase[sym-257]) + int64(x)
-		if dist.used == 0 {
-			return errors.New("a match in a block without distance codes")
-		}
-		d, err := dist.decode(&p.br)
-		if err != nil {
-			return err
-		}
-		if d >= numDist {
-			return fmt.Errorf("invalid distance symbol %d", d)
-		}
-		if x, err = p.br.bits(uint(distExtra[d])); err != nil {
-			return err
-		}
-		t.dsym, t.dextra = uint16(d), uint16(x)
-		if p.keep {
-			b.tokens = append(b.tokens, t)
 		}
 	}
+}
+
+// skipData is data for the pass that keeps no tokens: while at least 8
+// bytes of input are in memory, each literal or match is one table lookup
+// per code with its extra bits, after one refill; anything else (long codes,
+// invalid symbols, the end of the input) takes the checked path of token.
+func (p *parser) skipData(b *block, lit, dist *code) error {
+	const mask = 1<<fastBits - 1
+	br := &p.br
+	for {
+		// The bit reader's state lives in locals (registers) in this loop.
+		buf, n, i, data, dropped, size := br.buf, br.n, br.i, br.data, uint(0), b.Size
+		end := false
+		for len(data)-i >= 8 {
+			if n < 56 {
+				k := (63 - n) / 8
+				buf |= binary.LittleEndian.Uint64(data[i:]) << n
+				i += int(k)
+				n += 8 * k
+				buf &= 1<<n - 1
+			}
+			e := lit.skip[buf&mask]
+			sym := e >> 9
+			if e == 0 {
+				break
+			}
+			if sym < 256 {
+				t := uint(e & 31)
+				buf >>= t
+				n -= t
+				dropped += t
+				size++
+				continue
+			}
+			if sym == 256 {
+				t := uint(e & 31)
+				buf >>= t
+				n -= t
+				dropped += t
+				end = true
+				break
+			}
+			t := uint(e & 31)
+			d := dist.skip[(buf>>t)&mask]
+			if d == 0 {
+				break
+			}
+			codeLen := uint(e>>5) & 15
+			size += int64(lenBase[sym-257]) + int64((buf>>codeLen)&(1<<(t-codeLen)-1))
+			t += uint(d & 31)
+			buf >>= t
+			n -= t
+			dropped += t
+		}
+		br.buf, br.n, br.i, br.pos, b.Size = buf, n, i, br.pos+int64(dropped), size
+		if end {
+			return nil
+		}
+		end, err := p.token(b, lit, dist)
+		if end || err != nil {
+			return err
+		}
+	}
+}
+
+// token decodes one literal, match or the end of block, checking every step.
+func (p *parser) token(b *block, lit, dist *code) (end bool, err error) {
+	sym, err := lit.decode(&p.br)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case sym < 256:
+		b.Size++
+		if p.keep {
+			b.tokens = append(b.tokens, token{sym: uint16(sym)})
+		}
+		return false, nil
+	case sym == 256:
+		return true, nil
+	case sym > 285:
+		return false, fmt.Errorf("invalid length symbol %d", sym)
+	}
+	t := token{sym: uint16(sym)}
+	x, err := p.br.bits(uint(lenExtra[sym-257]))
+	if err != nil {
+		return false, err
+	}
+	t.extra = uint16(x)
+	b.Size += int64(lenBase[sym-257]) + int64(x)
+	if dist.used == 0 {
+		return false, errors.New("a match in a block without distance codes")
+	}
+	d, err := dist.decode(&p.br)
+	if err != nil {
+		return false, err
+	}
+	if d >= numDist {
+		return false, fmt.Errorf("invalid distance symbol %d", d)
+	}
+	if x, err = p.br.bits(uint(distExtra[d])); err != nil {
+		return false, err
+	}
+	t.dsym, t.dextra = uint16(d), uint16(x)
+	if p.keep {
+		b.tokens = append(b.tokens, t)
+	}
+	return false, nil
 }
