@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"runtime/trace"
+	"strings"
 )
 
 // startCPUProfile writes a CPU profile to $PKGCTL_CPUPROFILE when it is set:
@@ -30,7 +31,19 @@ func startCPUProfile() func() {
 		pprof.StopCPUProfile()
 		f.Close()
 		stopTrace()
+		writeHeapProfile(strings.TrimSuffix(path, ".pprof") + ".heap")
 	}
+}
+
+// writeHeapProfile writes the allocation profile beside the CPU profile:
+// alloc_space shows what the build allocated, and where.
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 // startTrace writes an execution trace to $PKGCTL_TRACE when it is set (go

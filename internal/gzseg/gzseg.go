@@ -82,7 +82,7 @@ func Resume(w io.Writer, st State) (*Writer, error) {
 	}
 	n := runtime.GOMAXPROCS(0)
 	st.Dict = append([]byte(nil), st.Dict...)
-	z := &Writer{w: w, st: st, out: st.Out, buf: make([]byte, 0, strictflate.ChunkSize),
+	z := &Writer{w: w, st: st, out: st.Out, buf: getBuf(&inPool, strictflate.ChunkSize),
 		queue: make(chan *job, n+1), sem: make(chan struct{}, n+1)}
 	z.start()
 	return z, nil
@@ -102,6 +102,7 @@ func (z *Writer) start() {
 				n, z.werr = z.w.Write(j.out)
 				z.out += int64(n)
 			}
+			putBuf(&outPool, j.out)
 		}
 	}()
 }
@@ -133,13 +134,39 @@ func (z *Writer) submit(final bool) {
 	j := &job{data: z.buf, dict: z.st.Dict, final: final, done: make(chan struct{})}
 	keep := z.buf[max(0, len(z.buf)-strictflate.WindowSize):]
 	z.st.Dict = append(make([]byte, 0, strictflate.WindowSize), keep...)
-	z.buf = make([]byte, 0, strictflate.ChunkSize)
+	z.buf = getBuf(&inPool, strictflate.ChunkSize)
 	z.sem <- struct{}{}
 	z.queue <- j
 	go func() {
 		defer func() { <-z.sem; close(j.done) }()
-		j.out, j.err = strictflate.Chunk(make([]byte, 0, len(j.data)/2+64), j.data, j.dict, z.st.Level, j.final)
+		j.out, j.err = strictflate.Chunk(getBuf(&outPool, outCap), j.data, j.dict, z.st.Level, j.final)
+		putBuf(&inPool, j.data)
 	}()
+}
+
+// Chunk buffers are reused: a build compresses hundreds of them, and
+// allocating each made the garbage collector's target, and so the peak
+// memory, grow with the payload (measured: 175 MB allocated for a 161 MB
+// deb payload).
+var inPool, outPool sync.Pool
+
+// outCap holds a chunk's compressed form even when it does not compress
+// (stored blocks add 5 bytes per 64 KiB).
+const outCap = strictflate.ChunkSize + strictflate.ChunkSize/64 + 1024
+
+func getBuf(p *sync.Pool, size int) []byte {
+	if b, ok := p.Get().(*[]byte); ok && cap(*b) >= size {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+func putBuf(p *sync.Pool, b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	b = b[:0]
+	p.Put(&b)
 }
 
 // drain waits for everything queued to be written and stops the pipeline.

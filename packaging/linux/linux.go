@@ -3,7 +3,6 @@
 package linux
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -79,11 +78,12 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 		info.Description = longDescription
 	}
 	info.Contents = contents
-	// gzip:6 rather than nfpm's -9: a third of the time for a few percent, and
-	// Debian 12's lintian cannot read data.tar.zst. gzip rpm payloads install on
-	// every rpm still in use (zstd needs rpm ≥ 4.14). The deb's data.tar is
-	// compressed by writeDeb, after nfpm.
-	info.RPM.Compression = "gzip:6"
+	// gzip payloads install on every rpm still in use (zstd needs rpm ≥
+	// 4.14), and Debian 12's lintian cannot read data.tar.zst. Both are
+	// compressed again after nfpm (-6, in parallel, strict blocks: writeDeb,
+	// rpmpayload.Rewrite), so nfpm's own pass is the fastest that keeps its
+	// in-memory copy small.
+	info.RPM.Compression = nfpmRPMCompression
 	// Sources are exact paths: a component file named with *, ? or [ must
 	// not be read as a pattern.
 	info.DisableGlobbing = true
@@ -221,7 +221,11 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 // rewriteDeb gzips it again. nfpm v2.45.2 holds the whole data tarball in
 // memory: uncompressed ("none") is cheapest in CPU but holds about 2.5 times
 // the payload at its peak; "gzip:1" costs a fast pass more and holds half.
-const nfpmDebCompression = "gzip:1"
+const nfpmDebCompression = "zstd:fastest"
+
+// nfpmRPMCompression is the same for the rpm payload, which nfpm (rpmpack)
+// also holds whole in memory; rpmpayload.Rewrite compresses it again.
+const nfpmRPMCompression = "gzip:6"
 
 // writeDeb has nfpm write the deb and streams it through rewriteDeb, which
 // compresses data.tar.gz in parallel (see there).
@@ -257,20 +261,27 @@ func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 	}
 	sign := info.RPM.Signature.SignFn
 	info.RPM.Signature.SignFn = nil
-	var buf bytes.Buffer
-	if err := np.Package(info, &buf); err != nil {
+	// nfpm's rpm goes to a nameless temporary file, not memory: Rewrite
+	// streams it from there (the memory nfpm itself holds is its own).
+	f, err := scratch.File("", "rpm")
+	if err != nil {
+		return fmt.Errorf("build rpm package: %w", err)
+	}
+	defer scratch.Close(f)
+	if err := np.Package(info, f); err != nil {
+		return fmt.Errorf("build rpm package: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("build rpm package: %w", err)
 	}
 	var signer rpmpayload.SignFunc
 	if sign != nil {
 		signer = rpmpayload.SignFunc(sign)
 	}
-	out, err := rpmpayload.RelativizeCount(buf.Bytes(), signer, func(n int64) { packaging.Count(ctx, n) })
-	if err != nil {
+	if err := rpmpayload.Rewrite(w, f, signer, func(n int64) { packaging.Count(ctx, n) }); err != nil {
 		return fmt.Errorf("build rpm package: %w", err)
 	}
-	_, err = w.Write(out)
-	return err
+	return nil
 }
 
 // readErr records the first error other than io.EOF its reader returns.

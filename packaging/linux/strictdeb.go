@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/pkgctl/pkgctl/internal/flatecheck"
 	"github.com/pkgctl/pkgctl/internal/gzseg"
@@ -75,14 +76,14 @@ func rewriteDeb(ctx context.Context, r io.Reader, w io.Writer, sign signFunc) er
 		switch {
 		case strings.HasPrefix(name, "_gpg"):
 			return fmt.Errorf("deb: member %s: a signed deb cannot have its members rewritten", name)
-		case name == "data.tar" || name == "data.tar.gz":
+		case name == "data.tar" || name == "data.tar.gz" || name == "data.tar.zst":
 			if data != nil {
 				return errors.New("deb: two data.tar members")
 			}
 			if data, err = scratch.File("", "deb"); err != nil {
 				return err
 			}
-			if dataSize, err = compressData(ctx, data, io.LimitReader(r, size), size, name == "data.tar.gz"); err != nil {
+			if dataSize, err = compressData(ctx, data, io.LimitReader(r, size), size, strings.TrimPrefix(name, "data.tar")); err != nil {
 				return fmt.Errorf("deb: member %s: %w", name, err)
 			}
 			copy(hdr[:16], fmt.Sprintf("%-16s", "data.tar.gz"))
@@ -142,31 +143,30 @@ func rewriteDeb(ctx context.Context, r io.Reader, w io.Writer, sign signFunc) er
 	return writeArMember(w, hdr, int64(len(sig)), bytes.NewReader(sig))
 }
 
-// compressData counts the decompressed tar into the build's Meter and gzips the size bytes of r (gzipped already if gz) into f and
-// returns the compressed size.
-func compressData(ctx context.Context, f *os.File, r io.Reader, size int64, gz bool) (int64, error) {
+// compressData counts the decompressed tar into the build's Meter and gzips
+// the size bytes of r (compressed already as ext says: "", ".gz" or ".zst")
+// into f and returns the compressed size.
+func compressData(ctx context.Context, f *os.File, r io.Reader, size int64, ext string) (int64, error) {
 	zw, err := gzseg.NewWriter(f, debGzipLevel, time.Time{})
 	if err != nil {
 		return 0, err
 	}
 	cr := &iox.CountingReader{R: r}
-	br := bufio.NewReaderSize(cr, 1<<20) // the gzip reader reads no further than the member in it
-	src := io.Reader(br)
-	if gz {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return 0, err
-		}
-		zr.Multistream(false)
-		src = zr
+	br := bufio.NewReaderSize(cr, 1<<20) // the decompressors read no further than their stream
+	src, err := decompressor(br, ext)
+	if err != nil {
+		return 0, err
 	}
 	_, err = io.Copy(zw, packaging.MeterReader(ctx, src))
-	if err == nil && gz {
-		// Nothing may follow nfpm's one gzip member.
+	if err == nil && ext != "" {
+		// Nothing may follow nfpm's one compressed stream.
 		var n int64
 		if n, err = io.Copy(io.Discard, br); err == nil && n != 0 {
-			err = errors.New("data after the gzip member")
+			err = errors.New("data after the compressed stream")
 		}
+	}
+	if c, ok := src.(io.Closer); ok {
+		c.Close()
 	}
 	if err == nil && cr.N != size {
 		err = errors.New("truncated")
@@ -179,6 +179,33 @@ func compressData(ctx context.Context, f *os.File, r io.Reader, size int64, gz b
 	}
 	return f.Seek(0, io.SeekCurrent)
 }
+
+// decompressor reads the data tarball nfpm compressed as ext says.
+func decompressor(r io.Reader, ext string) (io.Reader, error) {
+	switch ext {
+	case "":
+		return r, nil
+	case ".gz":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		zr.Multistream(false)
+		return zr, nil
+	case ".zst":
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, err
+		}
+		return zstdCloser{zr}, nil
+	}
+	return nil, fmt.Errorf("data tarball compressed as %q", ext)
+}
+
+// zstdCloser gives the zstd decoder the io.Closer that frees it.
+type zstdCloser struct{ *zstd.Decoder }
+
+func (z zstdCloser) Close() error { z.Decoder.Close(); return nil }
 
 // writeArMember writes hdr with its size field set to size, then body and
 // the padding to an even offset.

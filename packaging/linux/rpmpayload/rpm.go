@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/pkgctl/pkgctl/internal/gzseg"
 	"github.com/pkgctl/pkgctl/internal/iox"
+	"github.com/pkgctl/pkgctl/internal/scratch"
 )
 
 // Signature header tags (rpm's rpmSigTag).
@@ -76,29 +78,44 @@ type SignFunc func(data io.Reader) ([]byte, error)
 //
 // The output is a function of the input and sign only (deterministic gzip).
 func Relativize(rpm []byte, sign SignFunc) ([]byte, error) {
-	return RelativizeCount(rpm, sign, nil)
+	var out bytes.Buffer
+	if err := Rewrite(&out, bytes.NewReader(rpm), sign, nil); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
-// RelativizeCount is Relativize telling count, when not nil, the bytes of
-// the uncompressed payload as it rewrites them (a build's progress).
-func RelativizeCount(rpm []byte, sign SignFunc, count func(n int64)) ([]byte, error) {
-	if len(rpm) < leadSize || !bytes.Equal(rpm[:4], leadMagic) {
-		return nil, errors.New("rpm: no rpm lead")
+// Rewrite is Relativize streaming: it reads the rpm from r and writes the
+// result to w, telling count, when not nil, the bytes of the uncompressed
+// payload as it rewrites them (a build's progress). The new payload waits
+// in a nameless temporary file until the headers that precede it are known,
+// so memory stays flat in the payload's size.
+func Rewrite(w io.Writer, r io.Reader, sign SignFunc, count func(n int64)) error {
+	lead := make([]byte, leadSize)
+	if _, err := io.ReadFull(r, lead); err != nil || !bytes.Equal(lead[:4], leadMagic) {
+		return errors.New("rpm: no rpm lead")
 	}
-	sig, err := parseHeader(rpm[leadSize:])
+	sigBytes, err := readHeader(r)
 	if err != nil {
-		return nil, fmt.Errorf("rpm signature header: %w", err)
+		return fmt.Errorf("rpm signature header: %w", err)
+	}
+	sig, err := parseHeader(sigBytes)
+	if err != nil {
+		return fmt.Errorf("rpm signature header: %w", err)
 	}
 	if sig.region != tagHeaderSignatures {
-		return nil, fmt.Errorf("rpm signature header has region tag %d", sig.region)
+		return fmt.Errorf("rpm signature header has region tag %d", sig.region)
 	}
-	hdrStart := leadSize + sig.size + (8-sig.size%8)%8
-	if hdrStart > len(rpm) {
-		return nil, errors.New("rpm: truncated after the signature header")
+	if _, err := io.CopyN(io.Discard, r, int64((8-sig.size%8)%8)); err != nil {
+		return errors.New("rpm: truncated after the signature header")
 	}
-	main, err := parseHeader(rpm[hdrStart:])
+	hdr, err := readHeader(r)
 	if err != nil {
-		return nil, fmt.Errorf("rpm main header: %w", err)
+		return fmt.Errorf("rpm main header: %w", err)
+	}
+	main, err := parseHeader(hdr)
+	if err != nil {
+		return fmt.Errorf("rpm main header: %w", err)
 	}
 	signed := false
 	for _, tag := range []int{sigDSA, sigRSA, sigPGP, sigGPG, sigOpenPGP} {
@@ -107,33 +124,60 @@ func RelativizeCount(rpm []byte, sign SignFunc, count func(n int64)) ([]byte, er
 		}
 	}
 	if signed && sign == nil {
-		return nil, ErrSigned
+		return ErrSigned
 	}
 	if err := checkPayload(main); err != nil {
-		return nil, err
+		return err
 	}
 
-	payload, rawSize, rawSHA256, err := rewritePayload(rpm[hdrStart+main.size:], count)
+	payload, err := scratch.File("", "rpm-payload")
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("rpm payload: %w", err)
 	}
-	hdr := bytes.Clone(rpm[hdrStart : hdrStart+main.size])
-	payloadSum := sha256.Sum256(payload)
-	if err := patchMain(hdr, main, hex.EncodeToString(payloadSum[:]), hex.EncodeToString(rawSHA256), rawSize); err != nil {
-		return nil, err
+	defer scratch.Close(payload)
+	sum := sha256.New()
+	rawSize, rawSHA256, err := rewritePayload(io.MultiWriter(payload, sum), r, count)
+	if err != nil {
+		return err
 	}
-
-	if err := updateSignatures(sig, hdr, payload, rawSize, sign); err != nil {
-		return nil, err
+	size, err := payload.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fmt.Errorf("rpm payload: %w", err)
+	}
+	section := func() io.Reader { return io.NewSectionReader(payload, 0, size) }
+	if err := patchMain(hdr, main, hex.EncodeToString(sum.Sum(nil)), hex.EncodeToString(rawSHA256), rawSize); err != nil {
+		return err
+	}
+	if err := updateSignatures(sig, hdr, section, size, rawSize, sign); err != nil {
+		return err
 	}
 	sb := sig.bytes()
-	out := make([]byte, 0, leadSize+len(sb)+8+len(hdr)+len(payload))
-	out = append(out, rpm[:leadSize]...)
-	out = append(out, sb...)
-	out = append(out, make([]byte, (8-len(sb)%8)%8)...)
-	out = append(out, hdr...)
-	out = append(out, payload...)
-	return out, nil
+	for _, part := range [][]byte{lead, sb, make([]byte, (8-len(sb)%8)%8), hdr} {
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
+	}
+	_, err = io.Copy(w, section())
+	return err
+}
+
+// readHeader reads one header structure (preamble, index, data) whole.
+func readHeader(r io.Reader) ([]byte, error) {
+	pre := make([]byte, 16)
+	if _, err := io.ReadFull(r, pre); err != nil || !bytes.Equal(pre[:8], headerMagic) {
+		return nil, errors.New("no header magic")
+	}
+	n := int64(binary.BigEndian.Uint32(pre[8:]))
+	dl := int64(binary.BigEndian.Uint32(pre[12:]))
+	if n < 1 || n > 1<<16 || dl > 256<<20 {
+		return nil, fmt.Errorf("header of %d entries and %d data bytes is beyond what an rpm holds", n, dl)
+	}
+	b := make([]byte, 16+16*n+dl)
+	copy(b, pre)
+	if _, err := io.ReadFull(r, b[16:]); err != nil {
+		return nil, fmt.Errorf("truncated header: %w", err)
+	}
+	return b, nil
 }
 
 // checkPayload refuses payloads this package cannot rewrite.
@@ -187,8 +231,8 @@ func patchMain(hdr []byte, main *header, digest, rawDigest string, rawSize int64
 
 // updateSignatures recomputes the signature header's sizes and digests over
 // the new main header hdr and payload, and signs again when sign is given.
-func updateSignatures(sig *header, hdr, payload []byte, rawSize int64, sign SignFunc) error {
-	total := int64(len(hdr) + len(payload))
+func updateSignatures(sig *header, hdr []byte, payload func() io.Reader, payloadSize, rawSize int64, sign SignFunc) error {
+	total := int64(len(hdr)) + payloadSize
 	hexSum := func(h hash.Hash, parts ...[]byte) string {
 		for _, p := range parts {
 			h.Write(p)
@@ -210,7 +254,9 @@ func updateSignatures(sig *header, hdr, payload []byte, rawSize int64, sign Sign
 	if sig.get(sigMD5) != nil {
 		m := md5.New()
 		m.Write(hdr)
-		m.Write(payload)
+		if _, err := io.Copy(m, payload()); err != nil {
+			return fmt.Errorf("rpm payload: %w", err)
+		}
 		sig.set(binEntry(sigMD5, m.Sum(nil)))
 	}
 	if sig.get(sigPayloadSize) != nil {
@@ -235,7 +281,7 @@ func updateSignatures(sig *header, hdr, payload []byte, rawSize int64, sign Sign
 	if err != nil {
 		return fmt.Errorf("sign rpm header: %w", err)
 	}
-	ps, err := sign(io.MultiReader(bytes.NewReader(hdr), bytes.NewReader(payload)))
+	ps, err := sign(io.MultiReader(bytes.NewReader(hdr), payload()))
 	if err != nil {
 		return fmt.Errorf("sign rpm header and payload: %w", err)
 	}
@@ -244,22 +290,20 @@ func updateSignatures(sig *header, hdr, payload []byte, rawSize int64, sign Sign
 	return nil
 }
 
-// rewritePayload decompresses the gzip cpio payload, renames its absolute
-// members and compresses it again. It returns the new payload, the size and
-// SHA-256 of the uncompressed archive.
-func rewritePayload(payload []byte, count func(n int64)) ([]byte, int64, []byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(payload))
+// rewritePayload decompresses the gzip cpio payload read from r, renames
+// its absolute members and writes it compressed again to w. It returns the
+// size and SHA-256 of the uncompressed archive.
+func rewritePayload(w io.Writer, r io.Reader, count func(n int64)) (int64, []byte, error) {
+	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<20))
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("rpm payload: %w", err)
+		return 0, nil, fmt.Errorf("rpm payload: %w", err)
 	}
 	zr.Multistream(false)
-	var out bytes.Buffer
-	out.Grow(len(payload) + len(payload)/16)
 	// Parallel chunks whose deflate blocks all have complete Huffman codes
 	// (strict decoders refuse the others).
-	zw, err := gzseg.NewWriter(&out, gzipLevel, time.Time{})
+	zw, err := gzseg.NewWriter(w, gzipLevel, time.Time{})
 	if err != nil {
-		return nil, 0, nil, err
+		return 0, nil, err
 	}
 	raw := sha256.New()
 	cw := &iox.CountingWriter{W: io.MultiWriter(zw, raw)}
@@ -268,12 +312,12 @@ func rewritePayload(payload []byte, count func(n int64)) ([]byte, int64, []byte,
 		src = &countReader{r: zr, count: count}
 	}
 	if err := rewriteCpio(cw, bufio.NewReaderSize(src, 1<<20)); err != nil {
-		return nil, 0, nil, fmt.Errorf("rpm payload: %w", err)
+		return 0, nil, fmt.Errorf("rpm payload: %w", err)
 	}
 	if err := zw.Close(); err != nil {
-		return nil, 0, nil, err
+		return 0, nil, err
 	}
-	return out.Bytes(), cw.N, raw.Sum(nil), nil
+	return cw.N, raw.Sum(nil), nil
 }
 
 // countReader tells count how many bytes each read returned.
