@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"strings"
@@ -44,6 +45,11 @@ func writeHeapProfile(path string) {
 	}
 	defer f.Close()
 	pprof.Lookup("allocs").WriteTo(f, 0)
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	os.WriteFile(strings.TrimSuffix(path, ".heap")+".mem", fmt.Appendf(nil,
+		"Sys %d MiB, HeapSys %d MiB, HeapReleased %d MiB, HeapInuse %d MiB, StackSys %d MiB, OtherSys %d MiB, NumGC %d, TotalAlloc %d MiB\n",
+		m.Sys>>20, m.HeapSys>>20, m.HeapReleased>>20, m.HeapInuse>>20, m.StackSys>>20, m.OtherSys>>20, m.NumGC, m.TotalAlloc>>20), 0o644)
 }
 
 // startTrace writes an execution trace to $PKGCTL_TRACE when it is set (go

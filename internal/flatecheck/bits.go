@@ -165,3 +165,13 @@ func (w *bitWriter) copyBits(src []byte, from, to int64) {
 		from += int64(n)
 	}
 }
+
+// setBit sets bit at (counted from the start of out) to 1, in out or in the
+// bits not yet flushed.
+func (w *bitWriter) setBit(at int64) {
+	if i := at >> 3; i < int64(len(w.out)) {
+		w.out[i] |= 1 << (at & 7)
+		return
+	}
+	w.acc |= 1 << uint(at-int64(len(w.out))*8)
+}

@@ -1,6 +1,7 @@
 package flatecheck
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -15,13 +16,24 @@ import (
 // block. Other blocks are copied bit for bit. The result decodes to the same
 // bytes. When no block needs it, src itself is returned. Fix keeps no state:
 // it is safe to call concurrently.
-func Fix(src []byte) ([]byte, error) {
+func Fix(src []byte) ([]byte, error) { return fix(src, false) }
+
+// FixFinal is Fix for a run of blocks that ends on a byte boundary (a piece
+// of a sync-flushed stream), with its last block marked final as well: the
+// piece becomes a complete deflate stream, as an MSZIP block must be, while
+// the encoder's history carried on across pieces. The result is always a
+// new slice.
+func FixFinal(src []byte) ([]byte, error) { return fix(src, true) }
+
+func fix(src []byte, markFinal bool) ([]byte, error) {
 	br := bytesBitReader(src)
 	bad := false
 	var last BlockType
+	var lastIndex int
+	var lastOffset int64
 	final, err := walk(&br, false, true, func(b *block) error {
 		bad = bad || b.Err != nil
-		last = b.Type
+		last, lastIndex, lastOffset = b.Type, b.Index, b.Offset
 		return nil
 	})
 	if err != nil {
@@ -30,12 +42,20 @@ func Fix(src []byte) ([]byte, error) {
 	if !final && last != Stored {
 		return nil, errors.New("deflate data ends neither with a final block nor on a byte boundary")
 	}
-	if !bad {
+	if !bad && !markFinal {
 		return src, nil
+	}
+	if !bad {
+		out := bytes.Clone(src)
+		out[lastOffset>>3] |= 1 << (lastOffset & 7)
+		return out, nil
 	}
 	w := bitWriter{out: make([]byte, 0, len(src)+64)}
 	br = bytesBitReader(src)
 	_, err = walk(&br, true, true, func(b *block) error {
+		if markFinal && b.Index == lastIndex {
+			b.Final = true
+		}
 		switch {
 		case b.Err != nil:
 			reencode(&w, b)
@@ -45,7 +65,11 @@ func Fix(src []byte) ([]byte, error) {
 			w.align()
 			w.out = append(w.out, src[b.stored:b.stored+4+b.Size]...)
 		default:
+			at := int64(len(w.out))*8 + int64(w.n)
 			w.copyBits(src, b.Offset, b.Offset+b.Bits)
+			if b.Final {
+				w.setBit(at)
+			}
 		}
 		return nil
 	})

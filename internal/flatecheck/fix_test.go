@@ -107,3 +107,51 @@ func TestFixGzip(t *testing.T) {
 		t.Fatalf("fixed gzip reads %d bytes, %v", len(got), err)
 	}
 }
+
+// TestFixFinal cuts one klauspost stream into sync-flushed pieces, as the
+// cabinet writer does for MSZIP: each piece, after FixFinal, must be a
+// complete stream the strict checker accepts that decodes, with the pieces
+// before it as dictionary, to exactly its input; and zeros (whose blocks
+// have a one-code distance tree) must take the re-encoding path.
+func TestFixFinal(t *testing.T) {
+	text := bytes.Repeat([]byte("pkgctl builds installers; orbit reads them. "), 3000)
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"text", text},
+		{"zeros", make([]byte, 200_000)},
+		{"mixed", append(append(bytes.Clone(text[:50_000]), make([]byte, 70_000)...), text...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			fw, _ := kflate.NewWriter(&out, 6)
+			var history []byte
+			reencoded := false
+			for off := 0; off < len(tc.data); off += 32 << 10 {
+				piece := tc.data[off:min(off+32<<10, len(tc.data))]
+				out.Reset()
+				fw.Write(piece)
+				fw.Flush()
+				raw := bytes.Clone(out.Bytes())
+				plain, _ := flatecheck.Fix(raw)
+				reencoded = reencoded || !bytes.Equal(plain, raw)
+				got, err := flatecheck.FixFinal(raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := flatecheck.CheckRaw(bytes.NewReader(got)); err != nil {
+					t.Fatalf("piece at %d: %v", off, err)
+				}
+				dec, err := io.ReadAll(stdflate.NewReaderDict(bytes.NewReader(got), history[max(0, len(history)-32<<10):]))
+				if err != nil || !bytes.Equal(dec, piece) {
+					t.Fatalf("piece at %d decodes to %d bytes (err %v), want its %d", off, len(dec), err, len(piece))
+				}
+				history = append(history, piece...)
+			}
+			if tc.name == "zeros" && !reencoded {
+				t.Error("no piece of zeros needed re-encoding: the re-encode path is not tested")
+			}
+		})
+	}
+}

@@ -88,3 +88,54 @@ func Chunk(dst, data, dict []byte, level int, final bool) ([]byte, error) {
 	}
 	return out.b, nil
 }
+
+// Pieces compresses data as one deflate stream that continues dict (the
+// data before it), cut by a sync flush after every pieceSize input bytes,
+// and hands each piece to emit, in order, as a complete stream (its last
+// block final, every code complete: flatecheck.FixFinal) with the number of
+// input bytes it holds. Decoders that keep their window from one piece to
+// the next (MSZIP) read the pieces in turn; the dictionary is hashed once
+// per call, not once per piece. Safe for concurrent use; the same arguments
+// give the same pieces.
+func Pieces(data, dict []byte, pieceSize, level int, emit func(comp []byte, plain int) error) error {
+	if level < -2 || level > 9 {
+		return fmt.Errorf("deflate level %d out of range -2..9", level)
+	}
+	if len(dict) > WindowSize {
+		dict = dict[len(dict)-WindowSize:]
+	}
+	out := &appender{b: make([]byte, 0, pieceSize+pieceSize/16+64)}
+	pool := &pools[level+2]
+	fw, _ := pool.Get().(*flate.Writer)
+	if fw == nil {
+		var err error
+		if fw, err = flate.NewWriterDict(out, level, dict); err != nil {
+			return err
+		}
+	} else {
+		fw.ResetDict(out, dict)
+	}
+	defer func() {
+		fw.Reset(nil) // drop the reference to out
+		pool.Put(fw)
+	}()
+	for len(data) > 0 {
+		n := min(pieceSize, len(data))
+		out.b = out.b[:0]
+		if _, err := fw.Write(data[:n]); err != nil {
+			return err
+		}
+		if err := fw.Flush(); err != nil {
+			return err
+		}
+		piece, err := flatecheck.FixFinal(out.b)
+		if err != nil {
+			return fmt.Errorf("re-encode deflate blocks: %w", err)
+		}
+		if err := emit(piece, n); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
+}

@@ -198,7 +198,7 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 			return err
 		}
 		defer scratch.Close(f)
-		err = np.Package(info, f)
+		err = runNfpm(np, info, f)
 		if err == nil {
 			err = strictArch(f, w)
 		}
@@ -235,7 +235,7 @@ func writeDeb(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pw.CloseWithError(np.Package(info, pw))
+		pw.CloseWithError(runNfpm(np, info, pw))
 	}()
 	src := &readErr{r: pr}
 	err := rewriteDeb(ctx, src, w, sign)
@@ -268,7 +268,7 @@ func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 		return fmt.Errorf("build rpm package: %w", err)
 	}
 	defer scratch.Close(f)
-	if err := np.Package(info, f); err != nil {
+	if err := runNfpm(np, info, f); err != nil {
 		return fmt.Errorf("build rpm package: %w", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {

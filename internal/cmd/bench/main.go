@@ -413,6 +413,9 @@ func (b *bench) exec(args, env []string, stdout io.Writer) (result, error) {
 	}
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	if name, ok := strings.CutPrefix(cmd.Env[len(cmd.Env)-1], "PKGCTL_TRACE="); ok {
+		defer func() { os.WriteFile(strings.TrimSuffix(name, ".trace")+".stderr", []byte(stderr.String()), 0o644) }()
+	}
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		return result{}, fmt.Errorf("%s: %w\n%s", filepath.Base(args[0]), err, stderr.String())

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/pkgctl/pkgctl/internal/gzseg"
 	"github.com/pkgctl/pkgctl/internal/iox"
@@ -126,7 +127,8 @@ func Rewrite(w io.Writer, r io.Reader, sign SignFunc, count func(n int64)) error
 	if signed && sign == nil {
 		return ErrSigned
 	}
-	if err := checkPayload(main); err != nil {
+	comp, err := checkPayload(main)
+	if err != nil {
 		return err
 	}
 
@@ -136,7 +138,7 @@ func Rewrite(w io.Writer, r io.Reader, sign SignFunc, count func(n int64)) error
 	}
 	defer scratch.Close(payload)
 	sum := sha256.New()
-	rawSize, rawSHA256, err := rewritePayload(io.MultiWriter(payload, sum), r, count)
+	rawSize, rawSHA256, err := rewritePayload(io.MultiWriter(payload, sum), r, comp, count)
 	if err != nil {
 		return err
 	}
@@ -181,21 +183,21 @@ func readHeader(r io.Reader) ([]byte, error) {
 }
 
 // checkPayload refuses payloads this package cannot rewrite.
-func checkPayload(main *header) error {
+func checkPayload(main *header) (string, error) {
 	if e := main.get(tagPayloadFormat); e != nil && string(bytes.TrimRight(e.data, "\x00")) != "cpio" {
-		return fmt.Errorf("rpm payload format %q: only cpio is handled", bytes.TrimRight(e.data, "\x00"))
+		return "", fmt.Errorf("rpm payload format %q: only cpio is handled", bytes.TrimRight(e.data, "\x00"))
 	}
 	comp := "gzip" // rpm's default when the tag is absent
 	if e := main.get(tagPayloadCompressor); e != nil {
 		comp = string(bytes.TrimRight(e.data, "\x00"))
 	}
-	if comp != "gzip" {
-		return fmt.Errorf("rpm payload compressor %q: only gzip is handled", comp)
+	if comp != "gzip" && comp != "zstd" {
+		return "", fmt.Errorf("rpm payload compressor %q: only gzip and zstd are handled", comp)
 	}
 	if e := main.get(tagPayloadDigestAlgo); e != nil && (len(e.data) != 4 || e.data[3] != pgpSHA256 || e.data[0]|e.data[1]|e.data[2] != 0) {
-		return errors.New("rpm payload digest algorithm is not SHA-256")
+		return "", errors.New("rpm payload digest algorithm is not SHA-256")
 	}
-	return nil
+	return comp, nil
 }
 
 // patchMain overwrites, in place, the payload digests and archive size of the
@@ -207,6 +209,12 @@ func patchMain(hdr []byte, main *header, digest, rawDigest string, rawSize int64
 		}
 		copy(hdr[main.dataAt+e.off:], v)
 		return nil
+	}
+	// A zstd payload (a faster first pass) is now gzip: the same length.
+	if e := main.get(tagPayloadCompressor); e != nil && string(e.data) == "zstd\x00" {
+		if err := put(e, []byte("gzip\x00")); err != nil {
+			return err
+		}
 	}
 	if e := main.get(tagPayloadDigest); e != nil {
 		if e.count != 1 {
@@ -290,15 +298,27 @@ func updateSignatures(sig *header, hdr []byte, payload func() io.Reader, payload
 	return nil
 }
 
-// rewritePayload decompresses the gzip cpio payload read from r, renames
-// its absolute members and writes it compressed again to w. It returns the
-// size and SHA-256 of the uncompressed archive.
-func rewritePayload(w io.Writer, r io.Reader, count func(n int64)) (int64, []byte, error) {
-	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<20))
-	if err != nil {
-		return 0, nil, fmt.Errorf("rpm payload: %w", err)
+// rewritePayload decompresses the cpio payload read from r (compressed by
+// comp: gzip or zstd), renames its absolute members and writes it gzipped
+// to w. It returns the size and SHA-256 of the uncompressed archive.
+func rewritePayload(w io.Writer, r io.Reader, comp string, count func(n int64)) (int64, []byte, error) {
+	var zr io.Reader
+	br := bufio.NewReaderSize(r, 1<<20)
+	if comp == "zstd" {
+		zd, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return 0, nil, fmt.Errorf("rpm payload: %w", err)
+		}
+		defer zd.Close()
+		zr = zd
+	} else {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return 0, nil, fmt.Errorf("rpm payload: %w", err)
+		}
+		gz.Multistream(false)
+		zr = gz
 	}
-	zr.Multistream(false)
 	// Parallel chunks whose deflate blocks all have complete Huffman codes
 	// (strict decoders refuse the others).
 	zw, err := gzseg.NewWriter(w, gzipLevel, time.Time{})

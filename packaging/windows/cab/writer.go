@@ -2,12 +2,14 @@
 // compression ([MS-MCI]), as Windows Installer embeds them.
 //
 // The writer puts all files in one folder, cut into 32 KiB uncompressed
-// blocks; each block is "CK" plus a complete raw deflate stream whose preset
-// dictionary is the previous block's uncompressed data, with complete Huffman
-// codes only: libmspack (cabextract) and Windows' inflate refuse the one-bit
-// single distance code that klauspost/compress writes for some blocks, so
-// internal/strictflate re-encodes those. Blocks are compressed
-// in parallel (each needs only its predecessor's plain data) and written to a
+// blocks; each block is "CK" plus a complete raw deflate stream that may
+// refer to the blocks before it (MSZIP decoders keep their window), with
+// complete Huffman codes only: libmspack (cabextract) and Windows' inflate
+// refuse the one-bit single distance code that klauspost/compress writes for
+// some blocks, so internal/strictflate re-encodes those. Runs of segmentBlocks
+// blocks are compressed in parallel, each as one stream cut by sync flushes
+// whose preset dictionary is the previous run's last block (hashing a
+// dictionary per block cost a quarter of the time), and written to a
 // temporary file, because the header's sizes are known only at the end; the
 // cabinet is then read back from Open or copied by WriteTo. Memory stays flat
 // whatever the payload size. Output is deterministic: same files, names,
@@ -51,6 +53,7 @@ const (
 
 const (
 	blockSize     = 32768
+	segmentBlocks = 32 // blocks compressed as one stream by one goroutine
 	maxFiles      = 0xFFFF
 	maxBlocks     = 0xFFFF
 	maxFolderSize = 0x7FFF8000
@@ -80,7 +83,8 @@ type entry struct {
 
 type job struct {
 	data, dict []byte
-	out        *bytes.Buffer
+	out        *bytes.Buffer // the blocks' compressed data ("CK" and deflate), back to back
+	blocks     [][2]int      // each block's compressed and uncompressed size
 	done       chan struct{}
 	err        error
 }
@@ -101,7 +105,7 @@ type Writer struct {
 	sem    chan struct{}
 	wg     sync.WaitGroup
 	werr   error     // set by the ordering goroutine
-	bufs   sync.Pool // block data, cap blockSize
+	bufs   sync.Pool // segment data, cap segmentBlocks*blockSize
 	outs   sync.Pool // *bytes.Buffer
 	head   []byte
 	closed bool
@@ -122,41 +126,40 @@ func NewWriter(opts Options) (*Writer, error) {
 		return nil, fmt.Errorf("cab: temporary file: %w", err)
 	}
 	n := runtime.GOMAXPROCS(0)
-	w := &Writer{opts: opts, tmp: tmp, names: map[string]bool{}, buf: make([]byte, 0, blockSize),
-		queue: make(chan *job, 2*n), sem: make(chan struct{}, n)}
+	w := &Writer{opts: opts, tmp: tmp, names: map[string]bool{}, buf: make([]byte, 0, segmentBlocks*blockSize),
+		queue: make(chan *job, n+1), sem: make(chan struct{}, n)}
 	w.wg.Add(1)
 	go w.writeBlocks()
 	return w, nil
 }
 
-// writeBlocks writes compressed blocks to the temporary file in order. A
-// block's plain data is recycled once the next block, which used it as its
-// dictionary, has been written.
+// writeBlocks writes compressed blocks to the temporary file in order and
+// recycles each segment's buffers.
 func (w *Writer) writeBlocks() {
 	defer w.wg.Done()
-	var last *job
 	for j := range w.queue {
 		<-j.done
-		if last != nil {
-			w.bufs.Put(last.data[:0])
-		}
-		last = j
 		if w.werr == nil && j.err != nil {
 			w.werr = j.err
 		}
-		if w.werr == nil {
-			w.werr = w.writeBlock(j)
+		b := j.out.Bytes()
+		for _, blk := range j.blocks {
+			if w.werr == nil {
+				w.werr = w.writeBlock(b[:blk[0]], blk[1])
+			}
+			b = b[blk[0]:]
 		}
+		w.bufs.Put(j.data[:0])
 		j.out.Reset()
 		w.outs.Put(j.out)
 	}
 }
 
-func (w *Writer) writeBlock(j *job) error {
+// writeBlock writes one CFDATA: its header, then b, plain bytes compressed.
+func (w *Writer) writeBlock(b []byte, plain int) error {
 	var hdr [8]byte
-	b := j.out.Bytes()
 	binary.LittleEndian.PutUint16(hdr[4:], uint16(len(b)))
-	binary.LittleEndian.PutUint16(hdr[6:], uint16(len(j.data)))
+	binary.LittleEndian.PutUint16(hdr[6:], uint16(plain))
 	binary.LittleEndian.PutUint32(hdr[0:], checksum(hdr[4:8], checksum(b, 0)))
 	if _, err := w.tmp.Write(hdr[:]); err != nil {
 		return fmt.Errorf("cab: write temporary file: %w", err)
@@ -168,39 +171,34 @@ func (w *Writer) writeBlock(j *job) error {
 	return nil
 }
 
+// compress compresses a segment into its MSZIP blocks: "CK" and a complete
+// deflate stream each, with complete Huffman codes only (libmspack and
+// Windows refuse others). The same segment and dictionary give the same
+// bytes.
 func (w *Writer) compress(j *job) {
 	defer func() { <-w.sem; close(j.done) }()
-	j.out.Grow(len(j.data) + len(j.data)/16 + 64)
-	b, err := compressBlock(j.out.AvailableBuffer(), j.data, j.dict, w.opts.Level)
-	if err != nil {
-		j.err = err
-		return
+	j.out.Grow(len(j.data) + len(j.data)/16 + 64*segmentBlocks)
+	j.err = strictflate.Pieces(j.data, j.dict, blockSize, w.opts.Level, func(comp []byte, plain int) error {
+		if len(comp)+2 > 0xFFFF {
+			return fmt.Errorf("cab: compress block: block compressed to %d bytes", len(comp)+2)
+		}
+		j.out.WriteString("CK")
+		j.out.Write(comp)
+		j.blocks = append(j.blocks, [2]int{len(comp) + 2, plain})
+		return nil
+	})
+	if j.err != nil {
+		j.err = fmt.Errorf("cab: compress block: %w", j.err)
 	}
-	j.out.Write(b)
 }
 
-// compressBlock appends one MSZIP block: "CK" and a complete deflate stream
-// of data with dict, the previous block, as preset dictionary, with complete
-// Huffman codes only (libmspack and Windows refuse others). It is safe for
-// concurrent use; the same arguments give the same bytes.
-func compressBlock(dst, data, dict []byte, level int) ([]byte, error) {
-	start := len(dst)
-	dst, err := strictflate.Chunk(append(dst, "CK"...), data, dict, level, true)
-	if err != nil {
-		return dst, fmt.Errorf("cab: compress block: %w", err)
-	}
-	if n := len(dst) - start; n > 0xFFFF {
-		return dst, fmt.Errorf("cab: block compressed to %d bytes", n)
-	}
-	return dst, nil
-}
-
-// flushBlock queues the current block for compression.
+// flushBlock queues the current segment for compression.
 func (w *Writer) flushBlock() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	if w.blocks == maxBlocks {
+	n := (len(w.buf) + blockSize - 1) / blockSize
+	if w.blocks+n > maxBlocks {
 		return errors.New("cab: too many data blocks (the folder would exceed 2 GB)")
 	}
 	out, _ := w.outs.Get().(*bytes.Buffer)
@@ -208,12 +206,15 @@ func (w *Writer) flushBlock() error {
 		out = new(bytes.Buffer)
 	}
 	j := &job{data: w.buf, dict: w.prev, out: out, done: make(chan struct{})}
-	w.prev = w.buf
+	// The next segment's dictionary: this one's last block (a copy, as the
+	// buffer is recycled once written).
+	last := w.buf[(n-1)*blockSize:]
+	w.prev = append(make([]byte, 0, blockSize), last...)
 	w.buf, _ = w.bufs.Get().([]byte)
 	if w.buf == nil {
-		w.buf = make([]byte, 0, blockSize)
+		w.buf = make([]byte, 0, segmentBlocks*blockSize)
 	}
-	w.blocks++
+	w.blocks += n
 	w.sem <- struct{}{}
 	w.queue <- j
 	go w.compress(j)
@@ -247,12 +248,12 @@ func (w *Writer) Add(name string, r io.Reader, attrs uint16) error {
 	}
 	start := w.total
 	for {
-		if len(w.buf) == blockSize {
+		if len(w.buf) == cap(w.buf) {
 			if err := w.flushBlock(); err != nil {
 				return err
 			}
 		}
-		n, err := r.Read(w.buf[len(w.buf):blockSize])
+		n, err := r.Read(w.buf[len(w.buf):cap(w.buf)])
 		w.buf = w.buf[:len(w.buf)+n]
 		w.total += int64(n)
 		if w.total > maxFolderSize {
