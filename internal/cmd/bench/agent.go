@@ -60,6 +60,9 @@ var platformOS = map[string]string{"linux": "linux", "macos": "macos", "macos-ap
 // rebuildAgent makes prepareRepo build the Go programs again.
 var rebuildAgent bool
 
+// osquerydCopies scales the agent: osqueryd is its sources this many times.
+var osquerydCopies = 1
+
 // prepareRepo (run in a child process, so that the payload never inflates the
 // parent's RSS) builds the executables, gathers osqueryd from Debian files and
 // publishes them, tarballs as Fleet ships them, on a TUF repository in work/repo.
@@ -89,7 +92,11 @@ func prepareRepo(work string) error {
 				return err
 			}
 		}
-		if err := concat(agentFile(work, goos, agentOsqueryd), osquerydSources[goos]); err != nil {
+		var srcs []debFile
+		for range max(osquerydCopies, 1) {
+			srcs = append(srcs, osquerydSources[goos]...)
+		}
+		if err := concat(agentFile(work, goos, agentOsqueryd), srcs); err != nil {
 			return err
 		}
 	}

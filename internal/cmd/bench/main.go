@@ -68,6 +68,7 @@ func main() {
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory")
 	flag.BoolVar(&c.trace, "trace", false, "with -profile: an execution trace of every pkgctl run too")
 	flag.StringVar(&c.profile, "profile", "", "write a CPU profile of every pkgctl run into this directory (numbered in run order)")
+	flag.IntVar(&osquerydCopies, "osqueryd-copies", 1, "osqueryd is this many copies of its Debian files, one after another (8: a macOS agent of about 1 GB, for the memory target)")
 	flag.BoolVar(&rebuildAgent, "rebuild-agent", false, "build the agent's Go programs again (else built once, in the user cache directory)")
 	prepare := flag.String("prepare", "", "internal: write the agent and repository to this directory and exit")
 	flag.StringVar(&floorName, "floor", "", "internal: compress the files given as arguments with this floor and print the size")
@@ -127,6 +128,9 @@ func run(c config) error {
 	if c.n < 1 {
 		return errors.New("-n must be at least 1")
 	}
+	if osquerydCopies < 1 {
+		return errors.New("-osqueryd-copies must be at least 1")
+	}
 	var fmts []format
 	for _, name := range c.formats {
 		f, ok := formatByName(name)
@@ -160,7 +164,7 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	prep := exec.Command(self, "-prepare", b.work)
+	prep := exec.Command(self, fmt.Sprintf("-osqueryd-copies=%d", osquerydCopies), "-prepare", b.work)
 	if rebuildAgent {
 		prep.Args = append(prep.Args[:1], append([]string{"-rebuild-agent"}, prep.Args[1:]...)...)
 	}
