@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 
 	"github.com/goreleaser/nfpm/v2"
@@ -184,7 +185,11 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 			// after its payload rewrite, over the final bytes.
 			info.RPM.Signature.SignFn = func(r io.Reader) ([]byte, error) { return l.PGP.Sign(r, false) }
 		}
-		return writeRPM(ctx, np, info, w)
+		empty, err := st.stage("empty", nil)
+		if err != nil {
+			return fmt.Errorf("stage an empty file: %w", err)
+		}
+		return writeRPM(ctx, np, info, w, empty)
 	}
 	// Every deflate block gets complete Huffman codes (strict decoders
 	// refuse others; nfpm's compressors have no option for it): the deb's
@@ -255,12 +260,31 @@ func writeDeb(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 // `rpm2cpio | cpio -idm` extracts into the real /). A signer set in
 // info.RPM.Signature.SignFn signs after the rewrite, which would otherwise
 // break the signature; a KeyFile signature is refused for the same reason.
-func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Writer) error {
+//
+// nfpm (rpmpack) reads every file into memory and compresses the payload,
+// which the rewrite does again: it is given empty (an empty staged file) as
+// the source of every regular file, and the rewrite streams the real
+// contents into the payload and sets their sizes and digests in the header
+// (rpmpayload.Body). Memory stays flat, and nothing is compressed twice.
+func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Writer, empty string) error {
 	if info.RPM.Signature.KeyFile != "" {
 		return fmt.Errorf("build rpm package: sign through RPM.Signature.SignFn, not KeyFile: the payload is rewritten after nfpm builds it")
 	}
 	sign := info.RPM.Signature.SignFn
 	info.RPM.Signature.SignFn = nil
+	bodies := map[string]rpmpayload.Body{}
+	for _, c := range info.Contents {
+		switch c.Type {
+		case files.TypeFile, files.TypeConfig, files.TypeConfigNoReplace:
+		default:
+			continue
+		}
+		if c.FileInfo == nil || c.FileInfo.Size == 0 {
+			continue
+		}
+		bodies[path.Clean(c.Destination)] = rpmpayload.Body{Path: c.Source, Size: c.FileInfo.Size}
+		c.Source = empty
+	}
 	// nfpm's rpm goes to a nameless temporary file, not memory: Rewrite
 	// streams it from there (the memory nfpm itself holds is its own).
 	f, err := scratch.File("", "rpm")
@@ -274,11 +298,11 @@ func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("build rpm package: %w", err)
 	}
-	var signer rpmpayload.SignFunc
+	o := rpmpayload.Options{Count: func(n int64) { packaging.Count(ctx, n) }, Bodies: bodies}
 	if sign != nil {
-		signer = rpmpayload.SignFunc(sign)
+		o.Sign = rpmpayload.SignFunc(sign)
 	}
-	if err := rpmpayload.Rewrite(w, f, signer, func(n int64) { packaging.Count(ctx, n) }); err != nil {
+	if err := rpmpayload.Rewrite(w, f, o); err != nil {
 		return fmt.Errorf("build rpm package: %w", err)
 	}
 	return nil

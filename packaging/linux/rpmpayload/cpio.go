@@ -14,7 +14,8 @@ import (
 // the data, padding to 4 bytes.
 const (
 	newcHeaderSize = 110
-	fieldFileSize  = 6  // index of c_filesize among the 13 fields
+	fieldMode      = 1  // index of c_mode among the 13 fields
+	fieldFileSize  = 6  // index of c_filesize
 	fieldNameSize  = 11 // index of c_namesize
 	trailerName    = "TRAILER!!!"
 )
@@ -31,10 +32,12 @@ func RelativeName(name string) string {
 // rewriteCpio copies the newc archive r to w with every name passed through
 // RelativeName; every other header field and byte is kept.
 func rewriteCpio(w io.Writer, r *bufio.Reader) error {
-	return rewriteCpioWith(w, r, RelativeName)
+	return rewriteCpioWith(w, r, RelativeName, nil)
 }
 
-func rewriteCpioWith(w io.Writer, r *bufio.Reader, rename func(string) string) error {
+// rewriteCpioWith is rewriteCpio with names passed through rename and, when
+// fill is set, the empty files it has a Body for given their content.
+func rewriteCpioWith(w io.Writer, r *bufio.Reader, rename func(string) string, fill *filler) error {
 	hdr := make([]byte, newcHeaderSize)
 	for {
 		if _, err := io.ReadFull(r, hdr); err != nil {
@@ -62,9 +65,24 @@ func rewriteCpioWith(w io.Writer, r *bufio.Reader, rename func(string) string) e
 		if nameBuf[nameSize-1] != 0 || bytes.IndexByte(nameBuf[:nameSize-1], 0) >= 0 {
 			return errors.New("cpio name is not one NUL-terminated string")
 		}
-		name := rename(string(nameBuf[:nameSize-1]))
+		orig := string(nameBuf[:nameSize-1])
+		name := rename(orig)
 		if len(name) != nameSize-1 {
 			copy(hdr[6+8*fieldNameSize:], fmt.Sprintf("%08X", len(name)+1))
+		}
+		var bodySize int64
+		filling := false
+		if fill != nil {
+			mode, err := hexField(hdr, fieldMode)
+			if err != nil {
+				return err
+			}
+			if bodySize, filling = fill.sizeOf(orig, mode, fileSize); filling {
+				if bodySize >= 1<<32 {
+					return fmt.Errorf("cpio member %s: %d bytes do not fit in newc", name, bodySize)
+				}
+				copy(hdr[6+8*fieldFileSize:], fmt.Sprintf("%08X", bodySize))
+			}
 		}
 		if _, err := w.Write(hdr); err != nil {
 			return err
@@ -73,6 +91,14 @@ func rewriteCpioWith(w io.Writer, r *bufio.Reader, rename func(string) string) e
 		out = append(out, make([]byte, pad4(newcHeaderSize+len(out)))...)
 		if _, err := w.Write(out); err != nil {
 			return err
+		}
+		if filling {
+			if err := fill.write(w, orig); err != nil {
+				return err
+			}
+			if _, err := w.Write(make([]byte, pad4(int(bodySize%4)))); err != nil {
+				return err
+			}
 		}
 		if n, err := io.CopyN(w, r, int64(fileSize+pad4(fileSize))); err != nil {
 			return fmt.Errorf("cpio data of %s (%d of %d bytes): %w", name, n, fileSize, noEOF(err))

@@ -80,18 +80,30 @@ type SignFunc func(data io.Reader) ([]byte, error)
 // The output is a function of the input and sign only (deterministic gzip).
 func Relativize(rpm []byte, sign SignFunc) ([]byte, error) {
 	var out bytes.Buffer
-	if err := Rewrite(&out, bytes.NewReader(rpm), sign, nil); err != nil {
+	if err := Rewrite(&out, bytes.NewReader(rpm), Options{Sign: sign}); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
 }
 
-// Rewrite is Relativize streaming: it reads the rpm from r and writes the
-// result to w, telling count, when not nil, the bytes of the uncompressed
-// payload as it rewrites them (a build's progress). The new payload waits
-// in a nameless temporary file until the headers that precede it are known,
-// so memory stays flat in the payload's size.
-func Rewrite(w io.Writer, r io.Reader, sign SignFunc, count func(n int64)) error {
+// Options are what Rewrite does besides renaming.
+type Options struct {
+	// Sign signs the result (see Relativize).
+	Sign SignFunc
+	// Count, when set, is told the bytes of the uncompressed payload as they
+	// are rewritten (a build's progress).
+	Count func(n int64)
+	// Bodies, by installed path, are the contents of files the rpm holds
+	// empty: see Body.
+	Bodies map[string]Body
+}
+
+// Rewrite is Relativize streaming, with Options: it reads the rpm from r
+// and writes the result to w. The new payload waits in a nameless temporary
+// file until the headers that precede it are known, so memory stays flat in
+// the payload's size.
+func Rewrite(w io.Writer, r io.Reader, o Options) error {
+	sign, count := o.Sign, o.Count
 	lead := make([]byte, leadSize)
 	if _, err := io.ReadFull(r, lead); err != nil || !bytes.Equal(lead[:4], leadMagic) {
 		return errors.New("rpm: no rpm lead")
@@ -138,8 +150,12 @@ func Rewrite(w io.Writer, r io.Reader, sign SignFunc, count func(n int64)) error
 	}
 	defer scratch.Close(payload)
 	sum := sha256.New()
-	rawSize, rawSHA256, err := rewritePayload(io.MultiWriter(payload, sum), r, comp, count)
+	fill := &filler{bodies: o.Bodies, done: map[string]filled{}, count: count}
+	rawSize, rawSHA256, err := rewritePayload(io.MultiWriter(payload, sum), r, comp, count, fill)
 	if err != nil {
+		return err
+	}
+	if err := fill.patchBodies(hdr, main); err != nil {
 		return err
 	}
 	size, err := payload.Seek(0, io.SeekCurrent)
@@ -301,7 +317,7 @@ func updateSignatures(sig *header, hdr []byte, payload func() io.Reader, payload
 // rewritePayload decompresses the cpio payload read from r (compressed by
 // comp: gzip or zstd), renames its absolute members and writes it gzipped
 // to w. It returns the size and SHA-256 of the uncompressed archive.
-func rewritePayload(w io.Writer, r io.Reader, comp string, count func(n int64)) (int64, []byte, error) {
+func rewritePayload(w io.Writer, r io.Reader, comp string, count func(n int64), fill *filler) (int64, []byte, error) {
 	var zr io.Reader
 	br := bufio.NewReaderSize(r, 1<<20)
 	if comp == "zstd" {
@@ -331,7 +347,7 @@ func rewritePayload(w io.Writer, r io.Reader, comp string, count func(n int64)) 
 	if count != nil {
 		src = &countReader{r: zr, count: count}
 	}
-	if err := rewriteCpio(cw, bufio.NewReaderSize(src, 1<<20)); err != nil {
+	if err := rewriteCpioWith(cw, bufio.NewReaderSize(src, 1<<20), RelativeName, fill); err != nil {
 		return 0, nil, fmt.Errorf("rpm payload: %w", err)
 	}
 	if err := zw.Close(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,14 @@ func buildRPM(t *testing.T, sign SignFunc) []byte {
 // buildRPMWith builds the test rpm with nfpm's payload compression comp.
 func buildRPMWith(t *testing.T, sign SignFunc, comp string) []byte {
 	t.Helper()
+	rpm, _ := buildRPMBodies(t, sign, comp, false)
+	return rpm
+}
+
+// buildRPMBodies builds the test rpm; with empty, its regular files are
+// built empty and their contents returned as Bodies.
+func buildRPMBodies(t *testing.T, sign SignFunc, comp string, empty bool) ([]byte, map[string]Body) {
+	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "agent")
 	if err := os.WriteFile(src, bytes.Repeat([]byte("agent body\n"), 1000), 0o755); err != nil {
@@ -44,6 +53,15 @@ func buildRPMWith(t *testing.T, sign SignFunc, comp string) []byte {
 	conf := filepath.Join(dir, "conf")
 	if err := os.WriteFile(conf, []byte("KEY=value\n"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	var bodies map[string]Body
+	if empty {
+		placeholder := filepath.Join(dir, "empty")
+		if err := os.WriteFile(placeholder, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		bodies = map[string]Body{"/opt/test/bin/agent": {Path: src, Size: 11000}, "/etc/default/test": {Path: conf, Size: 10}}
+		src, conf = placeholder, placeholder
 	}
 	mtime := time.Unix(1700000000, 0)
 	info := nfpm.WithDefaults(&nfpm.Info{
@@ -70,7 +88,7 @@ func buildRPMWith(t *testing.T, sign SignFunc, comp string) []byte {
 	if err := np.Package(info, &buf); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return buf.Bytes(), bodies
 }
 
 // payloadNames lists the cpio member names of rpm's payload with our reader.
@@ -91,7 +109,7 @@ func payloadNames(t *testing.T, rpm []byte) []string {
 	}
 	var names []string
 	record := func(s string) string { names = append(names, s); return s }
-	if err := rewriteCpioWith(io.Discard, bufio.NewReader(zr), record); err != nil {
+	if err := rewriteCpioWith(io.Discard, bufio.NewReader(zr), record, nil); err != nil {
 		t.Fatal(err)
 	}
 	return names
@@ -285,7 +303,7 @@ func TestRewriteZstd(t *testing.T) {
 		t.Fatal("nfpm's zstd rpm does not name zstd as its compressor")
 	}
 	var out bytes.Buffer
-	if err := Rewrite(&out, bytes.NewReader(in), nil, nil); err != nil {
+	if err := Rewrite(&out, bytes.NewReader(in), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(out.Bytes(), want) {
@@ -293,5 +311,34 @@ func TestRewriteZstd(t *testing.T) {
 	}
 	if bytes.Contains(out.Bytes(), []byte("zstd\x00")) {
 		t.Error("the rewritten rpm still names zstd")
+	}
+}
+
+// TestRewriteBodies: an rpm nfpm built from empty files, rewritten with
+// their contents as Bodies, is byte for byte the rpm it builds from the
+// files themselves, rewritten; a Body the payload has no empty file for,
+// or whose file changed size, is an error.
+func TestRewriteBodies(t *testing.T) {
+	want, err := Relativize(buildRPM(t, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, bodies := buildRPMBodies(t, nil, "zstd:fastest", true)
+	var out bytes.Buffer
+	if err := Rewrite(&out, bytes.NewReader(in), Options{Bodies: bodies}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("rpm rewritten from empty files (%d bytes) differs from the one built with the files (%d bytes)", out.Len(), len(want))
+	}
+	for name, mod := range map[string]func(map[string]Body){
+		"unknown file": func(b map[string]Body) { b["/opt/test/bin/other"] = Body{Path: b["/etc/default/test"].Path, Size: 10} },
+		"changed size": func(b map[string]Body) { b["/etc/default/test"] = Body{Path: b["/etc/default/test"].Path, Size: 11} },
+	} {
+		b := maps.Clone(bodies)
+		mod(b)
+		if err := Rewrite(io.Discard, bytes.NewReader(in), Options{Bodies: b}); err == nil {
+			t.Errorf("%s: no error", name)
+		}
 	}
 }
