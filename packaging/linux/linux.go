@@ -79,11 +79,10 @@ func (p *Packager) info(l *packaging.Layout, contents files.Contents) *nfpm.Info
 		info.Description = longDescription
 	}
 	info.Contents = contents
-	// gzip payloads install on every rpm still in use (zstd needs rpm ≥
-	// 4.14), and Debian 12's lintian cannot read data.tar.zst. Both are
-	// compressed again after nfpm (-6, in parallel, strict blocks: writeDeb,
-	// rpmpayload.Rewrite), so nfpm's own pass is the fastest that keeps its
-	// in-memory copy small.
+	// The packages carry gzip (-6, in parallel, strict blocks: writeDeb,
+	// rpmpayload.Rewrite): gzip rpm payloads install on every rpm still in
+	// use (zstd needs rpm ≥ 4.14), and Debian 12's lintian cannot read
+	// data.tar.zst. nfpm's own pass is redone, so it is the fastest.
 	info.RPM.Compression = nfpmRPMCompression
 	// Sources are exact paths: a component file named with *, ? or [ must
 	// not be read as a pattern.
@@ -203,7 +202,7 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 			return err
 		}
 		defer scratch.Close(f)
-		err = runNfpm(np, info, f)
+		err = np.Package(info, f)
 		if err == nil {
 			err = strictArch(f, w)
 		}
@@ -219,31 +218,48 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 		// (DetachedSignature); the rpm is signed in writeRPM.
 		sign = l.PGP.Sign
 	}
-	return writeDeb(ctx, np, info, w, sign)
+	empty, err := st.stage("empty", nil)
+	if err != nil {
+		return fmt.Errorf("stage an empty file: %w", err)
+	}
+	return writeDeb(ctx, np, info, w, sign, empty)
 }
 
-// nfpmDebCompression is what nfpm compresses data.tar with before
-// rewriteDeb gzips it again. nfpm v2.45.2 holds the whole data tarball in
-// memory: uncompressed ("none") is cheapest in CPU but holds about 2.5 times
-// the payload at its peak; "gzip:1" costs a fast pass more and holds half.
-const nfpmDebCompression = "zstd:fastest"
+// nfpmDebCompression and nfpmRPMCompression are what nfpm compresses its
+// data tarball and payload with. nfpm v2.45.2 holds them whole in memory,
+// but it is given empty files (debFill, rpmpayload.Body): they hold only
+// headers, and the rewrite compresses the real contents once.
+const (
+	nfpmDebCompression = "zstd:fastest"
+	nfpmRPMCompression = "zstd:fastest"
+)
 
-// nfpmRPMCompression is the same for the rpm payload, which nfpm (rpmpack)
-// also holds whole in memory; rpmpayload.Rewrite compresses it again.
-const nfpmRPMCompression = "gzip:6"
-
-// writeDeb has nfpm write the deb and streams it through rewriteDeb, which
-// compresses data.tar.gz in parallel (see there).
-func writeDeb(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Writer, sign signFunc) error {
+// writeDeb has nfpm write the deb from empty files and streams it through
+// rewriteDeb, which fills them and compresses data.tar.gz in parallel (see
+// there and debFill).
+func writeDeb(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Writer, sign signFunc, empty string) error {
 	info.Deb.Compression = nfpmDebCompression
+	fill := &debFill{md5: map[string]string{}, bodies: map[string]fileBody{}}
+	var installed int64
+	for _, c := range info.Contents {
+		if !regularContent(c) || c.FileInfo == nil {
+			continue
+		}
+		installed += c.FileInfo.Size
+		if c.FileInfo.Size > 0 {
+			fill.bodies[path.Clean(c.Destination)] = fileBody{path: c.Source, size: c.FileInfo.Size}
+			c.Source, c.FileInfo.Size = empty, 0
+		}
+	}
+	fill.installedKiB = installed / 1024
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pw.CloseWithError(runNfpm(np, info, pw))
+		pw.CloseWithError(np.Package(info, pw))
 	}()
 	src := &readErr{r: pr}
-	err := rewriteDeb(ctx, src, w, sign)
+	err := rewriteDeb(ctx, src, w, sign, fill)
 	pr.CloseWithError(errors.New("deb rewrite stopped")) // unblocks nfpm if rewriteDeb stopped early
 	<-done
 	if src.err != nil {
@@ -274,12 +290,7 @@ func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 	info.RPM.Signature.SignFn = nil
 	bodies := map[string]rpmpayload.Body{}
 	for _, c := range info.Contents {
-		switch c.Type {
-		case files.TypeFile, files.TypeConfig, files.TypeConfigNoReplace:
-		default:
-			continue
-		}
-		if c.FileInfo == nil || c.FileInfo.Size == 0 {
+		if !regularContent(c) || c.FileInfo == nil || c.FileInfo.Size == 0 {
 			continue
 		}
 		bodies[path.Clean(c.Destination)] = rpmpayload.Body{Path: c.Source, Size: c.FileInfo.Size}
@@ -292,7 +303,7 @@ func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 		return fmt.Errorf("build rpm package: %w", err)
 	}
 	defer scratch.Close(f)
-	if err := runNfpm(np, info, f); err != nil {
+	if err := np.Package(info, f); err != nil {
 		return fmt.Errorf("build rpm package: %w", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -306,6 +317,15 @@ func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 		return fmt.Errorf("build rpm package: %w", err)
 	}
 	return nil
+}
+
+// regularContent reports whether c is a regular file nfpm reads from disk.
+func regularContent(c *files.Content) bool {
+	switch c.Type {
+	case files.TypeFile, files.TypeConfig, files.TypeConfigNoReplace:
+		return true
+	}
+	return false
 }
 
 // readErr records the first error other than io.EOF its reader returns.

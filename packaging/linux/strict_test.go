@@ -182,14 +182,14 @@ func TestRewriteDebRefuses(t *testing.T) {
 		{"bad gzip", arMagic + member("control.tar.gz", "\x1f\x8b\x08\x00junk"), "control.tar.gz"},
 		{"truncated", arMagic + member("debian-binary", "2.0\n")[:40], "truncated ar member header"},
 	} {
-		if err := rewriteDeb(context.Background(), strings.NewReader(tc.deb), io.Discard, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := rewriteDeb(context.Background(), strings.NewReader(tc.deb), io.Discard, nil, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: rewriteDeb = %v, want an error with %q", tc.name, err, tc.want)
 		}
 	}
 	// An archive without gzip members (odd sizes included) comes out as is.
 	in := arMagic + member("debian-binary", "2.0\n") + member("a", "odd")
 	var out bytes.Buffer
-	if err := rewriteDeb(context.Background(), strings.NewReader(in), &out, nil); err != nil || out.String() != in {
+	if err := rewriteDeb(context.Background(), strings.NewReader(in), &out, nil, nil); err != nil || out.String() != in {
 		t.Errorf("rewriteDeb changed an archive with nothing to fix: %v", err)
 	}
 	// data.tar, or nfpm's data.tar.gz, becomes data.tar.gz holding the same bytes.
@@ -200,7 +200,7 @@ func TestRewriteDebRefuses(t *testing.T) {
 	zw.Close()
 	for name, body := range map[string]string{"data.tar": raw, "data.tar.gz": gz.String()} {
 		out.Reset()
-		if err := rewriteDeb(context.Background(), strings.NewReader(arMagic+member("debian-binary", "2.0\n")+member(name, body)), &out, nil); err != nil {
+		if err := rewriteDeb(context.Background(), strings.NewReader(arMagic+member("debian-binary", "2.0\n")+member(name, body)), &out, nil, nil); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		rest := strings.TrimPrefix(out.String(), arMagic+member("debian-binary", "2.0\n"))
@@ -216,7 +216,7 @@ func TestRewriteDebRefuses(t *testing.T) {
 			t.Errorf("%s: data.tar.gz holds %d bytes (%v), want the %d of data.tar", name, len(b), err, len(raw))
 		}
 	}
-	if err := rewriteDeb(context.Background(), strings.NewReader(arMagic+member("data.tar.gz", gz.String()+"junk")), io.Discard, nil); err == nil {
+	if err := rewriteDeb(context.Background(), strings.NewReader(arMagic+member("data.tar.gz", gz.String()+"junk")), io.Discard, nil, nil); err == nil {
 		t.Error("rewriteDeb took data after data.tar.gz's gzip member")
 	}
 }
@@ -236,7 +236,7 @@ func (failingDeb) ConventionalFileName(*nfpm.Info) string { return "x.deb" }
 func TestWriteDebReportsNfpmError(t *testing.T) {
 	want := errors.New("nfpm: bad contents")
 	var out bytes.Buffer
-	if err := writeDeb(context.Background(), failingDeb{want}, &nfpm.Info{}, &out, nil); !errors.Is(err, want) {
+	if err := writeDeb(context.Background(), failingDeb{want}, &nfpm.Info{}, &out, nil, ""); !errors.Is(err, want) {
 		t.Errorf("writeDeb = %v, want nfpm's error %v", err, want)
 	}
 }

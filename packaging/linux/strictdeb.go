@@ -48,7 +48,9 @@ type debMember struct {
 // header field stay as nfpm wrote them. The compressed data goes through a
 // nameless scratch file (it holds the secret), not memory. With sign set,
 // a debsign-style _gpgorigin member signs the final members.
-func rewriteDeb(ctx context.Context, r io.Reader, w io.Writer, sign signFunc) error {
+//
+// With fill set, the deb was built from empty files: see debFill.
+func rewriteDeb(ctx context.Context, r io.Reader, w io.Writer, sign signFunc, fill *debFill) error {
 	magic := make([]byte, len(arMagic))
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != arMagic {
 		return errors.New("deb: not an ar archive")
@@ -83,7 +85,7 @@ func rewriteDeb(ctx context.Context, r io.Reader, w io.Writer, sign signFunc) er
 			if data, err = scratch.File("", "deb"); err != nil {
 				return err
 			}
-			if dataSize, err = compressData(ctx, data, io.LimitReader(r, size), size, strings.TrimPrefix(name, "data.tar")); err != nil {
+			if dataSize, err = compressData(ctx, data, io.LimitReader(r, size), size, strings.TrimPrefix(name, "data.tar"), fill); err != nil {
 				return fmt.Errorf("deb: member %s: %w", name, err)
 			}
 			copy(hdr[:16], fmt.Sprintf("%-16s", "data.tar.gz"))
@@ -92,11 +94,6 @@ func rewriteDeb(ctx context.Context, r io.Reader, w io.Writer, sign signFunc) er
 			body := make([]byte, size)
 			if _, err := io.ReadFull(r, body); err != nil {
 				return fmt.Errorf("deb: bad ar header for member %q", name)
-			}
-			if strings.HasSuffix(name, ".gz") {
-				if body, err = flatecheck.FixGzip(body); err != nil {
-					return fmt.Errorf("deb: member %s: %w", name, err)
-				}
 			}
 			members = append(members, debMember{hdr: hdr, body: body})
 		}
@@ -108,6 +105,9 @@ func rewriteDeb(ctx context.Context, r io.Reader, w io.Writer, sign signFunc) er
 	}
 	if data == nil && sign != nil {
 		return errors.New("deb: no data.tar member to sign")
+	}
+	if err := fixMembers(members, fill); err != nil {
+		return err
 	}
 	body := func(m debMember) io.Reader {
 		if m.body == nil {
@@ -143,10 +143,35 @@ func rewriteDeb(ctx context.Context, r io.Reader, w io.Writer, sign signFunc) er
 	return writeArMember(w, hdr, int64(len(sig)), bytes.NewReader(sig))
 }
 
+// fixMembers finishes the members other than data.tar, once data.tar is
+// read: control.tar.gz gets the filled files' digests and size (fill), and
+// every gzipped member complete Huffman codes.
+func fixMembers(members []debMember, fill *debFill) error {
+	for i, m := range members {
+		name := strings.TrimRight(string(m.hdr[:16]), " ")
+		if m.body == nil || !strings.HasSuffix(name, ".gz") {
+			continue
+		}
+		body := m.body
+		var err error
+		if fill != nil && strings.HasPrefix(name, "control.tar") {
+			if body, err = fill.rewriteControl(body); err != nil {
+				return fmt.Errorf("deb: member %s: %w", name, err)
+			}
+		}
+		if body, err = flatecheck.FixGzip(body); err != nil {
+			return fmt.Errorf("deb: member %s: %w", name, err)
+		}
+		members[i].body = body
+	}
+	return nil
+}
+
 // compressData counts the decompressed tar into the build's Meter and gzips
 // the size bytes of r (compressed already as ext says: "", ".gz" or ".zst")
-// into f and returns the compressed size.
-func compressData(ctx context.Context, f *os.File, r io.Reader, size int64, ext string) (int64, error) {
+// into f and returns the compressed size. With fill, the tar's empty files
+// get their contents on the way.
+func compressData(ctx context.Context, f *os.File, r io.Reader, size int64, ext string, fill *debFill) (int64, error) {
 	zw, err := gzseg.NewWriter(f, debGzipLevel, time.Time{})
 	if err != nil {
 		return 0, err
@@ -157,7 +182,13 @@ func compressData(ctx context.Context, f *os.File, r io.Reader, size int64, ext 
 	if err != nil {
 		return 0, err
 	}
-	_, err = io.Copy(zw, packaging.MeterReader(ctx, src))
+	if fill != nil {
+		if err = fill.fillTar(ctx, zw, src); err == nil {
+			_, err = io.Copy(io.Discard, src) // the tar's padding
+		}
+	} else {
+		_, err = io.Copy(zw, packaging.MeterReader(ctx, src))
+	}
 	if err == nil && ext != "" {
 		// Nothing may follow nfpm's one compressed stream.
 		var n int64
