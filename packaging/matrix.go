@@ -1,7 +1,6 @@
 package packaging
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -45,10 +44,6 @@ type MatrixOptions struct {
 	// command passes a key derived from its flag table, so that update flags
 	// added later are covered too.
 	Key func(*Options) string
-	// MemoryBudget bounds the payload bytes that builds holding them in memory
-	// (deb, rpm, pkg.tar.zst through nfpm) may hold at once; <= 0 means
-	// DefaultMemoryBudget. A build larger than the budget runs alone.
-	MemoryBudget int64
 	// Event, when set, is told when a build starts (done false) and ends.
 	Event func(i int, b MatrixBuild, done bool, out *MatrixOutcome)
 	// Meter, when set, gives build i's Meter (its progress line), asked for
@@ -119,7 +114,6 @@ func BuildMatrix(ctx context.Context, builds []MatrixBuild, env BuildEnv, mo Mat
 		claimed = map[string]string{} // output path → build name
 		wg      sync.WaitGroup
 		sem     = make(chan struct{}, par)
-		mem     = newBudget(cmp.Or(max(mo.MemoryBudget, 0), DefaultMemoryBudget))
 	)
 	for i := range builds {
 		if fetched[i] == nil {
@@ -133,7 +127,6 @@ func BuildMatrix(ctx context.Context, builds []MatrixBuild, env BuildEnv, mo Mat
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			defer mem.release(mem.acquire(fetched[i].memoryWeight(builds[i].Options)))
 			b := builds[i]
 			if mo.Event != nil {
 				mo.Event(i, b, false, nil)
