@@ -10,13 +10,15 @@ import (
 
 	"github.com/pkgctl/pkgctl/internal/testenv"
 	"github.com/pkgctl/pkgctl/packaging"
+	_ "github.com/pkgctl/pkgctl/packaging/linux"   // deb, rpm
 	_ "github.com/pkgctl/pkgctl/packaging/macos"   // pkg
 	_ "github.com/pkgctl/pkgctl/packaging/windows" // msi
 )
 
-// TestMatrixSharedCompressionSameAsAlone: .pkg and .msi team builds of one
-// matrix share their compressed components (Payload prefix, cabinet folder);
-// every output must be byte-identical to the same build run alone.
+// TestMatrixSharedCompressionSameAsAlone: .pkg, .msi, .deb and .rpm team
+// builds of one matrix share their compressed components (Payload prefix,
+// cabinet folder, gzseg segments); every output must be byte-identical to
+// the same build run alone.
 func TestMatrixSharedCompressionSameAsAlone(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	env, err := testenv.New(t.TempDir())
@@ -32,6 +34,8 @@ func TestMatrixSharedCompressionSameAsAlone(t *testing.T) {
 		builds = append(builds,
 			packaging.MatrixBuild{Name: fmt.Sprint("pkg-", i), Options: matrixOptions(t, env, "pkg", "", url, secret, filepath.Join(out, fmt.Sprint(i, ".pkg")), true)},
 			packaging.MatrixBuild{Name: fmt.Sprint("msi-", i), Options: matrixOptions(t, env, "msi", "amd64", url, secret, filepath.Join(out, fmt.Sprint(i, ".msi")), true)},
+			packaging.MatrixBuild{Name: fmt.Sprint("deb-", i), Options: matrixOptions(t, env, "deb", "amd64", url, secret, filepath.Join(out, fmt.Sprint(i, ".deb")), true)},
+			packaging.MatrixBuild{Name: fmt.Sprint("rpm-", i), Options: matrixOptions(t, env, "rpm", "amd64", url, secret, filepath.Join(out, fmt.Sprint(i, ".rpm")), true)},
 		)
 	}
 	outs := packaging.BuildMatrix(context.Background(), builds, packaging.BuildEnv{}, packaging.MatrixOptions{Parallel: 2})

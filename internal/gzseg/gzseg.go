@@ -37,6 +37,7 @@ type job struct {
 	data, dict []byte
 	final      bool
 	out        []byte
+	src        io.Reader // already compressed (WriteSegment): copied as it is
 	err        error
 	done       chan struct{}
 }
@@ -97,7 +98,11 @@ func (z *Writer) start() {
 			if z.werr == nil {
 				z.werr = j.err
 			}
-			if z.werr == nil {
+			if z.werr == nil && j.src != nil {
+				var n int64
+				n, z.werr = io.Copy(z.w, j.src)
+				z.out += n
+			} else if z.werr == nil {
 				var n int
 				n, z.werr = z.w.Write(j.out)
 				z.out += int64(n)

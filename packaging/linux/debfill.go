@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/md5" //nolint:gosec // md5sums is the format dpkg reads
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pkgctl/pkgctl/internal/gzseg"
+	"github.com/pkgctl/pkgctl/internal/iox"
 	"github.com/pkgctl/pkgctl/packaging"
 )
 
@@ -39,10 +42,11 @@ type fileBody struct {
 // installedPath is the key of a data.tar or md5sums name ("./opt/x", "opt/x").
 func installedPath(name string) string { return path.Clean("/" + name) }
 
-// fillTar copies the tar stream r to w, writing each empty regular file that
-// has a body with its content.
-func (d *debFill) fillTar(ctx context.Context, w io.Writer, r io.Reader) error {
-	tr, tw := tar.NewReader(r), tar.NewWriter(w)
+// fillTar copies the tar stream r to z, writing each empty regular file
+// that has a body with its content: compressed once per matrix (a
+// gzseg.Segment shared through packaging.Shared) and spliced in.
+func (d *debFill) fillTar(ctx context.Context, z *gzseg.Writer, r io.Reader) error {
+	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -52,52 +56,90 @@ func (d *debFill) fillTar(ctx context.Context, w io.Writer, r io.Reader) error {
 			return err
 		}
 		key := installedPath(hdr.Name)
-		b, ok := d.bodies[key]
-		if !ok || hdr.Typeflag != tar.TypeReg || hdr.Size != 0 {
-			if err := tw.WriteHeader(hdr); err != nil {
-				return err
-			}
-			if _, err := io.Copy(tw, tr); err != nil {
-				return err
-			}
-			continue
+		b, fill := d.bodies[key]
+		fill = fill && hdr.Typeflag == tar.TypeReg && hdr.Size == 0
+		if fill {
+			hdr.Size = b.size
 		}
-		hdr.Size = b.size
-		if err := tw.WriteHeader(hdr); err != nil {
+		if err := writeTarHeader(z, hdr); err != nil {
 			return err
 		}
-		sum, err := copyBody(ctx, tw, b, key)
-		if err != nil {
+		if fill {
+			c, err := sharedContent(ctx, b, debGzipLevel)
+			if err != nil {
+				return fmt.Errorf("content of %s: %w", key, err)
+			}
+			if err := z.WriteSegment(c.seg); err != nil {
+				return err
+			}
+			packaging.Count(ctx, b.size)
+			d.md5[key] = c.md5
+		} else if _, err := io.Copy(z, tr); err != nil {
 			return err
 		}
-		d.md5[key] = sum
-	}
-	if len(d.md5) != len(d.bodies) {
-		for key := range d.bodies {
-			if _, ok := d.md5[key]; !ok {
-				return fmt.Errorf("data.tar has no empty file %s to fill", key)
+		if pad := (512 - hdr.Size%512) % 512; pad > 0 {
+			if _, err := z.Write(make([]byte, pad)); err != nil {
+				return err
 			}
 		}
 	}
-	return tw.Close()
+	for key := range d.bodies {
+		if _, ok := d.md5[key]; !ok {
+			return fmt.Errorf("data.tar has no empty file %s to fill", key)
+		}
+	}
+	_, err := z.Write(make([]byte, 1024)) // the end of the archive
+	return err
 }
 
-// copyBody writes b's content to w and returns its MD5.
-func copyBody(ctx context.Context, w io.Writer, b fileBody, key string) (string, error) {
-	f, err := os.Open(b.path)
+// writeTarHeader writes hdr's blocks (extended headers included) as
+// archive/tar writes them, and nothing else.
+func writeTarHeader(w io.Writer, hdr *tar.Header) error {
+	var buf bytes.Buffer
+	if err := tar.NewWriter(&buf).WriteHeader(hdr); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// content is a component file compressed once for every package of a
+// matrix, with the digests the packages list.
+type content struct {
+	seg    *gzseg.Segment
+	md5    string // hex, for a deb's md5sums
+	sha256 string // hex, for an rpm's file digests
+}
+
+func (c *content) Close() error { return c.seg.Close() }
+
+// sharedContent returns b's content compressed at level, computed by the
+// first build of the fetch that needs it. A file that changed since the
+// build sized it is an error.
+func sharedContent(ctx context.Context, b fileBody, level int) (*content, error) {
+	key := fmt.Sprintf("gzseg segment\x00%d\x00%s\x00%d", level, b.path, b.size)
+	v, err := packaging.SharedFrom(ctx).Value(key, func() (any, error) {
+		f, err := os.Open(b.path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		m, s := md5.New(), sha256.New() //nolint:gosec
+		cr := &iox.CountingReader{R: io.TeeReader(io.LimitReader(f, b.size+1), io.MultiWriter(m, s))}
+		seg, err := gzseg.NewSegment(cr, level)
+		if err != nil {
+			return nil, err
+		}
+		if cr.N != b.size {
+			seg.Close()
+			return nil, fmt.Errorf("%s changed during the build (%d bytes, was %d)", b.path, cr.N, b.size)
+		}
+		return &content{seg: seg, md5: hex.EncodeToString(m.Sum(nil)), sha256: hex.EncodeToString(s.Sum(nil))}, nil
+	})
 	if err != nil {
-		return "", fmt.Errorf("content of %s: %w", key, err)
+		return nil, err
 	}
-	defer f.Close()
-	h := md5.New() //nolint:gosec
-	n, err := io.Copy(io.MultiWriter(w, h), packaging.MeterReader(ctx, io.LimitReader(f, b.size+1)))
-	if err != nil {
-		return "", fmt.Errorf("content of %s: %w", key, err)
-	}
-	if n != b.size {
-		return "", fmt.Errorf("content of %s: %s changed during the build (%d bytes, was %d)", key, b.path, n, b.size)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return v.(*content), nil
 }
 
 // rewriteControl returns control.tar.gz with Installed-Size and the md5sums
