@@ -16,6 +16,7 @@ import (
 	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
 
+	"github.com/pkgctl/pkgctl/internal/gzseg"
 	"github.com/pkgctl/pkgctl/internal/scratch"
 	"github.com/pkgctl/pkgctl/packaging"
 	"github.com/pkgctl/pkgctl/packaging/linux/rpmpayload"
@@ -309,7 +310,21 @@ func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("build rpm package: %w", err)
 	}
-	o := rpmpayload.Options{Count: func(n int64) { packaging.Count(ctx, n) }, Bodies: bodies}
+	if packaging.SharedFrom(ctx) == nil {
+		// Outside a build (tests): the segments live as long as this call.
+		s := packaging.NewShared("")
+		defer s.Close()
+		ctx = packaging.WithShared(ctx, s)
+	}
+	o := rpmpayload.Options{Count: func(n int64) { packaging.Count(ctx, n) }, Bodies: bodies,
+		// Contents compressed once per matrix, shared with its debs too.
+		Segment: func(b rpmpayload.Body, level int) (*gzseg.Segment, string, error) {
+			c, err := sharedContent(ctx, fileBody{path: b.Path, size: b.Size}, level)
+			if err != nil {
+				return nil, "", err
+			}
+			return c.seg, c.sha256, nil
+		}}
 	if sign != nil {
 		o.Sign = rpmpayload.SignFunc(sign)
 	}

@@ -7,8 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
+
+	"github.com/pkgctl/pkgctl/internal/gzseg"
+	"github.com/pkgctl/pkgctl/internal/iox"
 )
 
 // Main header tags of the file list.
@@ -42,10 +46,18 @@ type filled struct {
 
 // filler streams Bodies into cpio members and remembers what it put in.
 type filler struct {
-	bodies map[string]Body // by installed path ("/opt/...")
-	done   map[string]filled
-	count  func(n int64) // progress, or nil
+	bodies  map[string]Body // by installed path ("/opt/...")
+	done    map[string]filled
+	count   func(n int64)       // progress, or nil
+	segment SegmentFunc         // or nil: bodies compressed in the stream
+	zw      *gzseg.Writer       // the payload's compressor (segments go there)
+	raw     hash.Hash           // the uncompressed payload's digest
+	cw      *iox.CountingWriter // the uncompressed payload's size
 }
+
+// SegmentFunc returns the content of b compressed on its own at level
+// (shared by the installers of a matrix) and its hex SHA-256.
+type SegmentFunc func(b Body, level int) (*gzseg.Segment, string, error)
 
 // fill writes the content of the member name, an empty regular file in the
 // archive, to w when name has a Body. It returns whether it did, and the
@@ -61,6 +73,9 @@ func (f *filler) sizeOf(name string, mode int, size int) (int64, bool) {
 
 func (f *filler) write(w io.Writer, name string) error {
 	b := f.bodies[name]
+	if f.segment != nil {
+		return f.writeSegment(name, b)
+	}
 	src, err := os.Open(b.Path)
 	if err != nil {
 		return fmt.Errorf("content of %s: %w", name, err)
@@ -75,6 +90,36 @@ func (f *filler) write(w io.Writer, name string) error {
 		return fmt.Errorf("content of %s: %s changed during the build (%d bytes, was %d)", name, b.Path, n, b.Size)
 	}
 	f.done[name] = filled{size: n, digest: hex.EncodeToString(h.Sum(nil))}
+	if f.count != nil {
+		f.count(n)
+	}
+	return nil
+}
+
+// writeSegment puts b's shared compressed content in the payload; the
+// uncompressed payload's digest still reads every byte.
+func (f *filler) writeSegment(name string, b Body) error {
+	seg, digest, err := f.segment(b, gzipLevel)
+	if err != nil {
+		return fmt.Errorf("content of %s: %w", name, err)
+	}
+	if err := f.zw.WriteSegment(seg); err != nil {
+		return err
+	}
+	src, err := os.Open(b.Path)
+	if err != nil {
+		return fmt.Errorf("content of %s: %w", name, err)
+	}
+	defer src.Close()
+	n, err := io.Copy(f.raw, io.LimitReader(src, b.Size+1))
+	if err != nil {
+		return fmt.Errorf("content of %s: %w", name, err)
+	}
+	if n != b.Size || seg.Size != b.Size {
+		return fmt.Errorf("content of %s: %s changed during the build (%d bytes, was %d)", name, b.Path, n, b.Size)
+	}
+	f.cw.N += n
+	f.done[name] = filled{size: n, digest: digest}
 	if f.count != nil {
 		f.count(n)
 	}

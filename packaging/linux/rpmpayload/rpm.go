@@ -96,6 +96,9 @@ type Options struct {
 	// Bodies, by installed path, are the contents of files the rpm holds
 	// empty: see Body.
 	Bodies map[string]Body
+	// Segment, when set, gives each Body's content compressed on its own, to
+	// splice into the payload rather than compress it again.
+	Segment SegmentFunc
 }
 
 // Rewrite is Relativize streaming, with Options: it reads the rpm from r
@@ -150,7 +153,7 @@ func Rewrite(w io.Writer, r io.Reader, o Options) error {
 	}
 	defer scratch.Close(payload)
 	sum := sha256.New()
-	fill := &filler{bodies: o.Bodies, done: map[string]filled{}, count: count}
+	fill := &filler{bodies: o.Bodies, done: map[string]filled{}, count: count, segment: o.Segment}
 	rawSize, rawSHA256, err := rewritePayload(io.MultiWriter(payload, sum), r, comp, count, fill)
 	if err != nil {
 		return err
@@ -343,6 +346,7 @@ func rewritePayload(w io.Writer, r io.Reader, comp string, count func(n int64), 
 	}
 	raw := sha256.New()
 	cw := &iox.CountingWriter{W: io.MultiWriter(zw, raw)}
+	fill.zw, fill.raw, fill.cw = zw, raw, cw
 	var src io.Reader = zr
 	if count != nil {
 		src = &countReader{r: zr, count: count}
