@@ -11,11 +11,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pkgctl/pkgctl/internal/gzseg"
 	"github.com/pkgctl/pkgctl/internal/iox"
@@ -65,7 +67,11 @@ func (d *debFill) fillTar(ctx context.Context, z *gzseg.Writer, r io.Reader) err
 			return err
 		}
 		if fill {
-			c, err := sharedContent(ctx, b, debGzipLevel)
+			c, err := sharedContent(ctx, b, debGzipLevel, true)
+			if err != nil {
+				return fmt.Errorf("content of %s: %w", key, err)
+			}
+			sum, err := c.MD5()
 			if err != nil {
 				return fmt.Errorf("content of %s: %w", key, err)
 			}
@@ -73,7 +79,7 @@ func (d *debFill) fillTar(ctx context.Context, z *gzseg.Writer, r io.Reader) err
 				return err
 			}
 			packaging.Count(ctx, b.size)
-			d.md5[key] = c.md5
+			d.md5[key] = sum
 		} else if _, err := io.Copy(z, tr); err != nil {
 			return err
 		}
@@ -104,19 +110,55 @@ func writeTarHeader(w io.Writer, hdr *tar.Header) error {
 }
 
 // content is a component file compressed once for every package of a
-// matrix, with the digests the packages list.
+// matrix, with the digests the packages list: each computed once, while the
+// file is compressed if the first build needs it, else when asked for.
 type content struct {
-	seg    *gzseg.Segment
-	md5    string // hex, for a deb's md5sums
-	sha256 string // hex, for an rpm's file digests
+	seg  *gzseg.Segment
+	path string
+	size int64
+	md5  digestOnce // hex, for a deb's md5sums
+	sha  digestOnce // hex SHA-256, for an rpm's file digests
+}
+
+// digestOnce is a file digest computed at most once.
+type digestOnce struct {
+	once sync.Once
+	hex  string
+	err  error
 }
 
 func (c *content) Close() error { return c.seg.Close() }
 
+// digest returns d, hashing the file with h unless that was done already.
+func (c *content) digest(d *digestOnce, h hash.Hash) (string, error) {
+	d.once.Do(func() {
+		f, err := os.Open(c.path)
+		if err != nil {
+			d.err = err
+			return
+		}
+		defer f.Close()
+		n, err := io.Copy(h, io.LimitReader(f, c.size+1))
+		switch {
+		case err != nil:
+			d.err = err
+		case n != c.size:
+			d.err = fmt.Errorf("%s changed during the build (%d bytes, was %d)", c.path, n, c.size)
+		default:
+			d.hex = hex.EncodeToString(h.Sum(nil))
+		}
+	})
+	return d.hex, d.err
+}
+
+func (c *content) MD5() (string, error)    { return c.digest(&c.md5, md5.New()) } //nolint:gosec
+func (c *content) SHA256() (string, error) { return c.digest(&c.sha, sha256.New()) }
+
 // sharedContent returns b's content compressed at level, computed by the
-// first build of the fetch that needs it. A file that changed since the
-// build sized it is an error.
-func sharedContent(ctx context.Context, b fileBody, level int) (*content, error) {
+// first build of the fetch that needs it, with the digest that build asks
+// for (md5 or not: SHA-256) computed on the way. A file that changed since
+// the build sized it is an error.
+func sharedContent(ctx context.Context, b fileBody, level int, md5Wanted bool) (*content, error) {
 	key := fmt.Sprintf("gzseg segment\x00%d\x00%s\x00%d", level, b.path, b.size)
 	v, err := packaging.SharedFrom(ctx).Value(key, func() (any, error) {
 		f, err := os.Open(b.path)
@@ -124,17 +166,21 @@ func sharedContent(ctx context.Context, b fileBody, level int) (*content, error)
 			return nil, err
 		}
 		defer f.Close()
-		m, s := md5.New(), sha256.New() //nolint:gosec
-		cr := &iox.CountingReader{R: io.TeeReader(io.LimitReader(f, b.size+1), io.MultiWriter(m, s))}
-		seg, err := gzseg.NewSegment(cr, level)
-		if err != nil {
+		c := &content{path: b.path, size: b.size}
+		d, h := &c.sha, sha256.New()
+		if md5Wanted {
+			d, h = &c.md5, md5.New() //nolint:gosec
+		}
+		cr := &iox.CountingReader{R: io.TeeReader(io.LimitReader(f, b.size+1), h)}
+		if c.seg, err = gzseg.NewSegment(cr, level); err != nil {
 			return nil, err
 		}
 		if cr.N != b.size {
-			seg.Close()
+			c.seg.Close()
 			return nil, fmt.Errorf("%s changed during the build (%d bytes, was %d)", b.path, cr.N, b.size)
 		}
-		return &content{seg: seg, md5: hex.EncodeToString(m.Sum(nil)), sha256: hex.EncodeToString(s.Sum(nil))}, nil
+		d.once.Do(func() { d.hex = hex.EncodeToString(h.Sum(nil)) })
+		return c, nil
 	})
 	if err != nil {
 		return nil, err

@@ -319,11 +319,12 @@ func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 	o := rpmpayload.Options{Count: func(n int64) { packaging.Count(ctx, n) }, Bodies: bodies,
 		// Contents compressed once per matrix, shared with its debs too.
 		Segment: func(b rpmpayload.Body, level int) (*gzseg.Segment, string, error) {
-			c, err := sharedContent(ctx, fileBody{path: b.Path, size: b.Size}, level)
+			c, err := sharedContent(ctx, fileBody{path: b.Path, size: b.Size}, level, false)
 			if err != nil {
 				return nil, "", err
 			}
-			return c.seg, c.sha256, nil
+			sum, err := c.SHA256()
+			return c.seg, sum, err
 		}}
 	if sign != nil {
 		o.Sign = rpmpayload.SignFunc(sign)
