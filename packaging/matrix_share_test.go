@@ -15,10 +15,10 @@ import (
 	_ "github.com/pkgctl/pkgctl/packaging/windows" // msi
 )
 
-// TestMatrixSharedCompressionSameAsAlone: .pkg, .msi, .deb and .rpm team
-// builds of one matrix share their compressed components (Payload prefix,
-// cabinet folder, gzseg segments); every output must be byte-identical to
-// the same build run alone.
+// TestMatrixSharedCompressionSameAsAlone: .pkg, .msi, .deb, .rpm and Arch
+// team builds of one matrix share their compressed components (Payload
+// prefix, cabinet folder, gzseg segments, zstd frames); every output must be
+// byte-identical to the same build run alone.
 func TestMatrixSharedCompressionSameAsAlone(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	env, err := testenv.New(t.TempDir())
@@ -36,6 +36,7 @@ func TestMatrixSharedCompressionSameAsAlone(t *testing.T) {
 			packaging.MatrixBuild{Name: fmt.Sprint("msi-", i), Options: matrixOptions(t, env, "msi", "amd64", url, secret, filepath.Join(out, fmt.Sprint(i, ".msi")), true)},
 			packaging.MatrixBuild{Name: fmt.Sprint("deb-", i), Options: matrixOptions(t, env, "deb", "amd64", url, secret, filepath.Join(out, fmt.Sprint(i, ".deb")), true)},
 			packaging.MatrixBuild{Name: fmt.Sprint("rpm-", i), Options: matrixOptions(t, env, "rpm", "amd64", url, secret, filepath.Join(out, fmt.Sprint(i, ".rpm")), true)},
+			packaging.MatrixBuild{Name: fmt.Sprint("arch-", i), Options: matrixOptions(t, env, "pkg.tar.zst", "amd64", url, secret, filepath.Join(out, fmt.Sprint(i, ".pkg.tar.zst")), true)},
 		)
 	}
 	outs := packaging.BuildMatrix(context.Background(), builds, packaging.BuildEnv{}, packaging.MatrixOptions{Parallel: 2})

@@ -15,6 +15,7 @@ import (
 	_ "github.com/goreleaser/nfpm/v2/deb"  // registers the deb packager
 	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/pkgctl/pkgctl/internal/gzseg"
 	"github.com/pkgctl/pkgctl/internal/scratch"
@@ -193,21 +194,14 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	}
 	// Every deflate block gets complete Huffman codes (strict decoders
 	// refuse others; nfpm's compressors have no option for it): the deb's
-	// data.tar.gz is compressed by writeDeb, the Arch package's .MTREE is
-	// fixed by strictArch, the rpm's payload by rpmpayload.Relativize.
+	// data.tar.gz is compressed by writeDeb, the Arch package's .MTREE by
+	// archFill, the rpm's payload by rpmpayload.Rewrite.
+	empty, err := st.stage("empty", nil)
+	if err != nil {
+		return fmt.Errorf("stage an empty file: %w", err)
+	}
 	if p.Type == packaging.TypeArchZst {
-		// nfpm streams this one: through a file, not memory; a nameless one,
-		// since it holds the secret (nothing is left if the build is killed).
-		f, err := scratch.File("", "arch")
-		if err != nil {
-			return err
-		}
-		defer scratch.Close(f)
-		err = np.Package(info, f)
-		if err == nil {
-			err = strictArch(f, w)
-		}
-		if err != nil {
+		if err := writeArch(ctx, np, info, w, empty); err != nil {
 			return fmt.Errorf("build %s package: %w", p.Type, err)
 		}
 		return nil
@@ -218,10 +212,6 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 		// _gpgorigin (debsign, as nfpm writes it). Arch packages get a .sig
 		// (DetachedSignature); the rpm is signed in writeRPM.
 		sign = l.PGP.Sign
-	}
-	empty, err := st.stage("empty", nil)
-	if err != nil {
-		return fmt.Errorf("stage an empty file: %w", err)
 	}
 	return writeDeb(ctx, np, info, w, sign, empty)
 }
@@ -234,6 +224,45 @@ const (
 	nfpmDebCompression = "zstd:fastest"
 	nfpmRPMCompression = "zstd:fastest"
 )
+
+// writeArch has nfpm write the Arch package from empty files (through a
+// nameless file: it holds the secret) and archFill write it with their
+// contents.
+func writeArch(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Writer, empty string) error {
+	fill, err := newArchFill()
+	if err != nil {
+		return err
+	}
+	for _, c := range info.Contents {
+		if regularContent(c) && c.FileInfo != nil && c.FileInfo.Size > 0 {
+			fill.bodies[path.Clean(c.Destination)] = fileBody{path: c.Source, size: c.FileInfo.Size}
+			c.Source, c.FileInfo.Size = empty, 0
+		}
+	}
+	f, err := scratch.File("", "arch")
+	if err != nil {
+		return err
+	}
+	defer scratch.Close(f)
+	if err := np.Package(info, f); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	dec, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	if packaging.SharedFrom(ctx) == nil {
+		// Outside a build (tests): the frames live as long as this call.
+		s := packaging.NewShared("")
+		defer s.Close()
+		ctx = packaging.WithShared(ctx, s)
+	}
+	return fill.rewrite(ctx, dec, w)
+}
 
 // writeDeb has nfpm write the deb from empty files and streams it through
 // rewriteDeb, which fills them and compresses data.tar.gz in parallel (see
