@@ -7,13 +7,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/goreleaser/nfpm/v2"
-	"github.com/goreleaser/nfpm/v2/files"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/pkgctl/pkgctl/internal/flatecheck"
@@ -24,31 +20,7 @@ import (
 // the .MTREE text included: sizes and digests), and its .MTREE has strict
 // deflate blocks; a file that changes size during the build is an error.
 func TestWriteArchFill(t *testing.T) {
-	dir := t.TempDir()
-	agent := filepath.Join(dir, "agent")
-	if err := os.WriteFile(agent, bytes.Repeat([]byte("agent body 0123456789\n"), 9000), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "conf")
-	if err := os.WriteFile(conf, []byte("KEY=value\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	empty := filepath.Join(dir, "empty")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mtime := time.Unix(1700000000, 0)
-	info := func() *nfpm.Info {
-		return nfpm.WithDefaults(&nfpm.Info{
-			Name: "fill-test", Arch: "amd64", Platform: "linux", Version: "1.2.3",
-			Maintainer: "pkgctl", Description: "test package", MTime: mtime, DisableGlobbing: true,
-			Overridables: nfpm.Overridables{Contents: files.Contents{
-				{Source: agent, Destination: "/opt/test/bin/agent", Type: files.TypeFile, FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: mtime, Size: 9000 * 22}},
-				{Source: conf, Destination: "/etc/default/test", Type: files.TypeConfigNoReplace, FileInfo: &files.ContentFileInfo{Mode: 0o600, MTime: mtime, Size: 10}},
-				{Destination: "/opt/test/run", Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o700, MTime: mtime}},
-			}},
-		})
-	}
+	info, empty := fillFixture(t)
 	np, err := nfpm.Get("archlinux")
 	if err != nil {
 		t.Fatal(err)

@@ -24,31 +24,7 @@ import (
 // Installed-Size, and the same data.tar); a file that changes size during
 // the build is an error.
 func TestWriteDebFill(t *testing.T) {
-	dir := t.TempDir()
-	agent := filepath.Join(dir, "agent")
-	if err := os.WriteFile(agent, bytes.Repeat([]byte("agent body 0123456789\n"), 9000), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "conf")
-	if err := os.WriteFile(conf, []byte("KEY=value\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	empty := filepath.Join(dir, "empty")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mtime := time.Unix(1700000000, 0)
-	info := func() *nfpm.Info {
-		return nfpm.WithDefaults(&nfpm.Info{
-			Name: "fill-test", Arch: "amd64", Platform: "linux", Version: "1.2.3",
-			Maintainer: "pkgctl", Description: "test package", MTime: mtime, DisableGlobbing: true,
-			Overridables: nfpm.Overridables{Contents: files.Contents{
-				{Source: agent, Destination: "/opt/test/bin/agent", Type: files.TypeFile, FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: mtime, Size: 9000 * 22}},
-				{Source: conf, Destination: "/etc/default/test", Type: files.TypeConfigNoReplace, FileInfo: &files.ContentFileInfo{Mode: 0o600, MTime: mtime, Size: 10}},
-				{Destination: "/opt/test/run", Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o700, MTime: mtime}},
-			}},
-		})
-	}
+	info, empty := fillFixture(t)
 	np, err := nfpm.Get("deb")
 	if err != nil {
 		t.Fatal(err)
@@ -122,4 +98,33 @@ func rawMember(t *testing.T, deb []byte, name string) []byte {
 	}
 	t.Fatalf("no member %s", name)
 	return nil
+}
+
+// fillFixture writes a package's files (an agent, a config file) and the
+// empty file pkgctl gives nfpm instead, and returns a fresh nfpm.Info for
+// them on each call (nfpm and the fill change it).
+func fillFixture(t *testing.T) (info func() *nfpm.Info, empty string) {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name string, data []byte, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	agent := write("agent", bytes.Repeat([]byte("agent body 0123456789\n"), 9000), 0o755)
+	conf := write("conf", []byte("KEY=value\n"), 0o600)
+	mtime := time.Unix(1700000000, 0)
+	return func() *nfpm.Info {
+		return nfpm.WithDefaults(&nfpm.Info{
+			Name: "fill-test", Arch: "amd64", Platform: "linux", Version: "1.2.3",
+			Maintainer: "pkgctl", Description: "test package", MTime: mtime, DisableGlobbing: true,
+			Overridables: nfpm.Overridables{Contents: files.Contents{
+				{Source: agent, Destination: "/opt/test/bin/agent", Type: files.TypeFile, FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: mtime, Size: 9000 * 22}},
+				{Source: conf, Destination: "/etc/default/test", Type: files.TypeConfigNoReplace, FileInfo: &files.ContentFileInfo{Mode: 0o600, MTime: mtime, Size: 10}},
+				{Destination: "/opt/test/run", Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o700, MTime: mtime}},
+			}},
+		})
+	}, write("empty", nil, 0o600)
 }
