@@ -68,9 +68,7 @@ func (a *archFill) rewrite(ctx context.Context, r io.Reader, w io.Writer) error 
 		if err != nil {
 			return err
 		}
-		key := installedPath(hdr.Name)
-		b, fill := a.bodies[key]
-		fill = fill && hdr.Typeflag == tar.TypeReg && hdr.Size == 0
+		key, b, fill := emptyBody(a.bodies, hdr)
 		var body []byte
 		switch {
 		case fill:

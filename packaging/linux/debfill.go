@@ -57,9 +57,7 @@ func (d *debFill) fillTar(ctx context.Context, z *gzseg.Writer, r io.Reader) err
 		if err != nil {
 			return err
 		}
-		key := installedPath(hdr.Name)
-		b, fill := d.bodies[key]
-		fill = fill && hdr.Typeflag == tar.TypeReg && hdr.Size == 0
+		key, b, fill := emptyBody(d.bodies, hdr)
 		if fill {
 			hdr.Size = b.size
 		}
@@ -96,6 +94,14 @@ func (d *debFill) fillTar(ctx context.Context, z *gzseg.Writer, r io.Reader) err
 	}
 	_, err := z.Write(make([]byte, 1024)) // the end of the archive
 	return err
+}
+
+// emptyBody returns the installed path of the tar entry hdr and, when it is
+// an empty regular file with a body to fill, that body.
+func emptyBody(bodies map[string]fileBody, hdr *tar.Header) (string, fileBody, bool) {
+	key := installedPath(hdr.Name)
+	b, ok := bodies[key]
+	return key, b, ok && hdr.Typeflag == tar.TypeReg && hdr.Size == 0
 }
 
 // writeTarHeader writes hdr's blocks (extended headers included) as
