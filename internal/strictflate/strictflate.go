@@ -13,6 +13,7 @@ package strictflate
 
 import (
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
@@ -38,6 +39,29 @@ func (a *appender) Write(p []byte) (int, error) {
 // pools holds *flate.Writer by level (index level+2, for -2..9).
 var pools [12]sync.Pool
 
+// getWriter returns a pooled flate writer at level (flate's levels: -2..9)
+// writing to out, with dict (its last WindowSize bytes) as preset
+// dictionary.
+func getWriter(out io.Writer, level int, dict []byte) (*flate.Writer, error) {
+	if level < -2 || level > 9 {
+		return nil, fmt.Errorf("deflate level %d out of range -2..9", level)
+	}
+	if len(dict) > WindowSize {
+		dict = dict[len(dict)-WindowSize:]
+	}
+	if fw, _ := pools[level+2].Get().(*flate.Writer); fw != nil {
+		fw.ResetDict(out, dict)
+		return fw, nil
+	}
+	return flate.NewWriterDict(out, level, dict)
+}
+
+// putWriter returns fw, of level, to its pool.
+func putWriter(fw *flate.Writer, level int) {
+	fw.Reset(nil) // drop the reference to the output
+	pools[level+2].Put(fw)
+}
+
 // Chunk appends to dst data compressed at level (flate's levels: 1..9,
 // -1 default, -2 Huffman only, 0 stored) as deflate blocks that may refer
 // to dict, the data before it (only its last WindowSize bytes matter).
@@ -46,28 +70,15 @@ var pools [12]sync.Pool
 // complete codes. The same arguments give the same bytes; Chunk is safe for
 // concurrent use.
 func Chunk(dst, data, dict []byte, level int, final bool) ([]byte, error) {
-	if level < -2 || level > 9 {
-		return dst, fmt.Errorf("deflate level %d out of range -2..9", level)
-	}
-	if len(dict) > WindowSize {
-		dict = dict[len(dict)-WindowSize:]
-	}
 	start := len(dst)
 	out := &appender{b: dst}
-	pool := &pools[level+2]
-	fw, _ := pool.Get().(*flate.Writer)
-	if fw == nil {
-		var err error
-		if fw, err = flate.NewWriterDict(out, level, dict); err != nil {
-			return dst, err
-		}
-	} else {
-		fw.ResetDict(out, dict)
+	fw, err := getWriter(out, level, dict)
+	if err != nil {
+		return dst, err
 	}
 	if _, err := fw.Write(data); err != nil {
 		return dst, err
 	}
-	var err error
 	if final {
 		err = fw.Close()
 	} else {
@@ -76,8 +87,7 @@ func Chunk(dst, data, dict []byte, level int, final bool) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	fw.Reset(nil) // drop the reference to out
-	pool.Put(fw)
+	putWriter(fw, level)
 	raw := out.b[start:]
 	fixed, err := flatecheck.Fix(raw)
 	if err != nil {
@@ -98,27 +108,12 @@ func Chunk(dst, data, dict []byte, level int, final bool) ([]byte, error) {
 // per call, not once per piece. Safe for concurrent use; the same arguments
 // give the same pieces.
 func Pieces(data, dict []byte, pieceSize, level int, emit func(comp []byte, plain int) error) error {
-	if level < -2 || level > 9 {
-		return fmt.Errorf("deflate level %d out of range -2..9", level)
-	}
-	if len(dict) > WindowSize {
-		dict = dict[len(dict)-WindowSize:]
-	}
 	out := &appender{b: make([]byte, 0, pieceSize+pieceSize/16+64)}
-	pool := &pools[level+2]
-	fw, _ := pool.Get().(*flate.Writer)
-	if fw == nil {
-		var err error
-		if fw, err = flate.NewWriterDict(out, level, dict); err != nil {
-			return err
-		}
-	} else {
-		fw.ResetDict(out, dict)
+	fw, err := getWriter(out, level, dict)
+	if err != nil {
+		return err
 	}
-	defer func() {
-		fw.Reset(nil) // drop the reference to out
-		pool.Put(fw)
-	}()
+	defer putWriter(fw, level)
 	for len(data) > 0 {
 		n := min(pieceSize, len(data))
 		out.b = out.b[:0]

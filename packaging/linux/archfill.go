@@ -39,12 +39,12 @@ type archFill struct {
 	tail   bytes.Buffer         // own bytes waiting for their frame
 }
 
-func newArchFill() (*archFill, error) {
+func newArchFill(bodies map[string]fileBody) (*archFill, error) {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return nil, err
 	}
-	return &archFill{bodies: map[string]fileBody{}, sums: map[string][2]string{}, frames: enc}, nil
+	return &archFill{bodies: bodies, sums: map[string][2]string{}, frames: enc}, nil
 }
 
 // flush writes the pending own bytes as a frame.
@@ -59,15 +59,7 @@ func (a *archFill) flush(w io.Writer) error {
 
 // rewrite reads nfpm's tar (decompressed) from r and writes the package to w.
 func (a *archFill) rewrite(ctx context.Context, r io.Reader, w io.Writer) error {
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
+	err := eachEntry(r, func(tr *tar.Reader, hdr *tar.Header) (err error) {
 		key, b, fill := emptyBody(a.bodies, hdr)
 		var body []byte
 		switch {
@@ -100,15 +92,15 @@ func (a *archFill) rewrite(ctx context.Context, r io.Reader, w io.Writer) error 
 		}
 		a.tail.Write(make([]byte, (512-hdr.Size%512)%512))
 		if a.tail.Len() > 1<<20 {
-			if err := a.flush(w); err != nil {
-				return err
-			}
+			return a.flush(w)
 		}
+		return nil
+	})
+	if err == nil {
+		err = allFilled(a.bodies, a.sums)
 	}
-	for key := range a.bodies {
-		if _, ok := a.sums[key]; !ok {
-			return fmt.Errorf("the package has no empty file %s to fill", key)
-		}
+	if err != nil {
+		return err
 	}
 	a.tail.Write(make([]byte, 1024)) // the end of the archive
 	return a.flush(w)
@@ -219,28 +211,23 @@ func (f *frame) Close() error { return scratch.Close(f.f) }
 func sharedFrame(ctx context.Context, b fileBody) (*frame, error) {
 	key := fmt.Sprintf("zstd frame\x00%s\x00%d", b.path, b.size)
 	v, err := packaging.SharedFrom(ctx).Value(key, func() (any, error) {
-		src, err := os.Open(b.path)
-		if err != nil {
-			return nil, err
-		}
-		defer src.Close()
 		f, err := scratch.File("", "frame")
 		if err != nil {
 			return nil, err
 		}
 		fr := &frame{content: content{path: b.path, size: b.size}, f: f}
 		m, s := md5.New(), sha256.New() //nolint:gosec
-		zw, err := zstd.NewWriter(f)
-		if err == nil {
-			var n int64
-			n, err = io.Copy(zw, io.TeeReader(io.LimitReader(src, b.size+1), io.MultiWriter(m, s)))
+		err = readBody(b, func(r io.Reader) error {
+			zw, err := zstd.NewWriter(f)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(zw, io.TeeReader(r, io.MultiWriter(m, s)))
 			if cerr := zw.Close(); err == nil {
 				err = cerr
 			}
-			if err == nil && n != b.size {
-				err = fmt.Errorf("%s changed during the build (%d bytes, was %d)", b.path, n, b.size)
-			}
-		}
+			return err
+		})
 		if err == nil {
 			fr.n, err = f.Seek(0, io.SeekCurrent)
 		}
@@ -248,8 +235,8 @@ func sharedFrame(ctx context.Context, b fileBody) (*frame, error) {
 			scratch.Close(f)
 			return nil, err
 		}
-		fr.md5.once.Do(func() { fr.md5.hex = hex.EncodeToString(m.Sum(nil)) })
-		fr.sha.once.Do(func() { fr.sha.hex = hex.EncodeToString(s.Sum(nil)) })
+		fr.md5.set(m)
+		fr.sha.set(s)
 		return fr, nil
 	})
 	if err != nil {

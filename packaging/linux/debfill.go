@@ -35,6 +35,14 @@ type debFill struct {
 	md5          map[string]string   // what was filled: installed path → hex MD5
 }
 
+func newDebFill(bodies map[string]fileBody) *debFill {
+	var installed int64
+	for _, b := range bodies {
+		installed += b.size
+	}
+	return &debFill{bodies: bodies, installedKiB: installed / 1024, md5: map[string]string{}}
+}
+
 // fileBody is a file nfpm was given empty.
 type fileBody struct {
 	path string
@@ -48,15 +56,7 @@ func installedPath(name string) string { return path.Clean("/" + name) }
 // that has a body with its content: compressed once per matrix (a
 // gzseg.Segment shared through packaging.Shared) and spliced in.
 func (d *debFill) fillTar(ctx context.Context, z *gzseg.Writer, r io.Reader) error {
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
+	err := eachEntry(r, func(tr *tar.Reader, hdr *tar.Header) error {
 		key, b, fill := emptyBody(d.bodies, hdr)
 		if fill {
 			hdr.Size = b.size
@@ -81,19 +81,44 @@ func (d *debFill) fillTar(ctx context.Context, z *gzseg.Writer, r io.Reader) err
 		} else if _, err := io.Copy(z, tr); err != nil {
 			return err
 		}
-		if pad := (512 - hdr.Size%512) % 512; pad > 0 {
-			if _, err := z.Write(make([]byte, pad)); err != nil {
-				return err
-			}
-		}
+		_, err := z.Write(make([]byte, (512-hdr.Size%512)%512))
+		return err
+	})
+	if err == nil {
+		err = allFilled(d.bodies, d.md5)
 	}
-	for key := range d.bodies {
-		if _, ok := d.md5[key]; !ok {
-			return fmt.Errorf("data.tar has no empty file %s to fill", key)
-		}
+	if err != nil {
+		return err
 	}
-	_, err := z.Write(make([]byte, 1024)) // the end of the archive
+	_, err = z.Write(make([]byte, 1024)) // the end of the archive
 	return err
+}
+
+// eachEntry calls fn for each entry of the tar stream r, in order.
+func eachEntry(r io.Reader, fn func(*tar.Reader, *tar.Header) error) error {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(tr, hdr); err != nil {
+			return err
+		}
+	}
+}
+
+// allFilled reports a body the package had no empty file for.
+func allFilled[V any](bodies map[string]fileBody, filled map[string]V) error {
+	for key := range bodies {
+		if _, ok := filled[key]; !ok {
+			return fmt.Errorf("the package has no empty file %s to fill", key)
+		}
+	}
+	return nil
 }
 
 // emptyBody returns the installed path of the tar entry hdr and, when it is
@@ -138,23 +163,36 @@ func (c *content) Close() error { return c.seg.Close() }
 // digest returns d, hashing the file with h unless that was done already.
 func (c *content) digest(d *digestOnce, h hash.Hash) (string, error) {
 	d.once.Do(func() {
-		f, err := os.Open(c.path)
-		if err != nil {
-			d.err = err
-			return
-		}
-		defer f.Close()
-		n, err := io.Copy(h, io.LimitReader(f, c.size+1))
-		switch {
-		case err != nil:
-			d.err = err
-		case n != c.size:
-			d.err = fmt.Errorf("%s changed during the build (%d bytes, was %d)", c.path, n, c.size)
-		default:
+		d.err = readBody(fileBody{path: c.path, size: c.size}, func(r io.Reader) error {
+			_, err := io.Copy(h, r)
+			return err
+		})
+		if d.err == nil {
 			d.hex = hex.EncodeToString(h.Sum(nil))
 		}
 	})
 	return d.hex, d.err
+}
+
+// set records the digest h computed while the file was compressed.
+func (d *digestOnce) set(h hash.Hash) { d.once.Do(func() { d.hex = hex.EncodeToString(h.Sum(nil)) }) }
+
+// readBody hands read the content of b, exactly b.size bytes: a file that
+// changed since the build sized it is an error. read must read to the end.
+func readBody(b fileBody, read func(io.Reader) error) error {
+	f, err := os.Open(b.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cr := &iox.CountingReader{R: io.LimitReader(f, b.size+1)}
+	if err := read(cr); err != nil {
+		return err
+	}
+	if cr.N != b.size {
+		return fmt.Errorf("%s changed during the build (%d bytes, was %d)", b.path, cr.N, b.size)
+	}
+	return nil
 }
 
 func (c *content) MD5() (string, error)    { return c.digest(&c.md5, md5.New()) } //nolint:gosec
@@ -167,25 +205,22 @@ func (c *content) SHA256() (string, error) { return c.digest(&c.sha, sha256.New(
 func sharedContent(ctx context.Context, b fileBody, level int, md5Wanted bool) (*content, error) {
 	key := fmt.Sprintf("gzseg segment\x00%d\x00%s\x00%d", level, b.path, b.size)
 	v, err := packaging.SharedFrom(ctx).Value(key, func() (any, error) {
-		f, err := os.Open(b.path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
 		c := &content{path: b.path, size: b.size}
 		d, h := &c.sha, sha256.New()
 		if md5Wanted {
 			d, h = &c.md5, md5.New() //nolint:gosec
 		}
-		cr := &iox.CountingReader{R: io.TeeReader(io.LimitReader(f, b.size+1), h)}
-		if c.seg, err = gzseg.NewSegment(cr, level); err != nil {
+		err := readBody(b, func(r io.Reader) (err error) {
+			c.seg, err = gzseg.NewSegment(io.TeeReader(r, h), level)
+			return err
+		})
+		if err != nil {
+			if c.seg != nil {
+				c.seg.Close()
+			}
 			return nil, err
 		}
-		if cr.N != b.size {
-			c.seg.Close()
-			return nil, fmt.Errorf("%s changed during the build (%d bytes, was %d)", b.path, cr.N, b.size)
-		}
-		d.once.Do(func() { d.hex = hex.EncodeToString(h.Sum(nil)) })
+		d.set(h)
 		return c, nil
 	})
 	if err != nil {
@@ -203,18 +238,11 @@ func (d *debFill) rewriteControl(gz []byte) ([]byte, error) {
 	}
 	var out bytes.Buffer
 	zw := gzip.NewWriter(&out)
-	tr, tw := tar.NewReader(zr), tar.NewWriter(zw)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	tw := tar.NewWriter(zw)
+	err = eachEntry(zr, func(tr *tar.Reader, hdr *tar.Header) error {
 		body, err := io.ReadAll(tr)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		switch hdr.Name {
 		case "./control", "control":
@@ -223,15 +251,17 @@ func (d *debFill) rewriteControl(gz []byte) ([]byte, error) {
 			body, err = d.setMD5s(body)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", hdr.Name, err)
+			return fmt.Errorf("%s: %w", hdr.Name, err)
 		}
 		hdr.Size = int64(len(body))
 		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
+			return err
 		}
-		if _, err := tw.Write(body); err != nil {
-			return nil, err
-		}
+		_, err = tw.Write(body)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err

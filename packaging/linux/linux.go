@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strconv"
 
 	"github.com/goreleaser/nfpm/v2"
@@ -180,25 +179,22 @@ func (p *Packager) Package(ctx context.Context, l *packaging.Layout, w io.Writer
 	if err != nil {
 		return err
 	}
+	// nfpm builds from empty files (emptyOut); every deflate block gets
+	// complete Huffman codes (strict decoders refuse others; nfpm's
+	// compressors have no option for it): the deb's data.tar.gz is
+	// compressed by writeDeb, the Arch package's .MTREE by archFill, the
+	// rpm's payload by rpmpayload.Rewrite.
+	empty, err := st.stage("empty", nil)
+	if err != nil {
+		return fmt.Errorf("stage an empty file: %w", err)
+	}
 	if p.Type == packaging.TypeRPM {
 		if l.PGP != nil {
 			// The header and header+payload signatures, made by writeRPM
 			// after its payload rewrite, over the final bytes.
 			info.RPM.Signature.SignFn = func(r io.Reader) ([]byte, error) { return l.PGP.Sign(r, false) }
 		}
-		empty, err := st.stage("empty", nil)
-		if err != nil {
-			return fmt.Errorf("stage an empty file: %w", err)
-		}
 		return writeRPM(ctx, np, info, w, empty)
-	}
-	// Every deflate block gets complete Huffman codes (strict decoders
-	// refuse others; nfpm's compressors have no option for it): the deb's
-	// data.tar.gz is compressed by writeDeb, the Arch package's .MTREE by
-	// archFill, the rpm's payload by rpmpayload.Rewrite.
-	empty, err := st.stage("empty", nil)
-	if err != nil {
-		return fmt.Errorf("stage an empty file: %w", err)
 	}
 	if p.Type == packaging.TypeArchZst {
 		if err := writeArch(ctx, np, info, w, empty); err != nil {
@@ -229,15 +225,9 @@ const (
 // nameless file: it holds the secret) and archFill write it with their
 // contents.
 func writeArch(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Writer, empty string) error {
-	fill, err := newArchFill()
+	fill, err := newArchFill(emptyOut(info, empty))
 	if err != nil {
 		return err
-	}
-	for _, c := range info.Contents {
-		if regularContent(c) && c.FileInfo != nil && c.FileInfo.Size > 0 {
-			fill.bodies[path.Clean(c.Destination)] = fileBody{path: c.Source, size: c.FileInfo.Size}
-			c.Source, c.FileInfo.Size = empty, 0
-		}
 	}
 	f, err := scratch.File("", "arch")
 	if err != nil {
@@ -255,12 +245,8 @@ func writeArch(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Writ
 		return err
 	}
 	defer dec.Close()
-	if packaging.SharedFrom(ctx) == nil {
-		// Outside a build (tests): the frames live as long as this call.
-		s := packaging.NewShared("")
-		defer s.Close()
-		ctx = packaging.WithShared(ctx, s)
-	}
+	ctx, done := withShared(ctx)
+	defer done()
 	return fill.rewrite(ctx, dec, w)
 }
 
@@ -269,19 +255,9 @@ func writeArch(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Writ
 // there and debFill).
 func writeDeb(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Writer, sign signFunc, empty string) error {
 	info.Deb.Compression = nfpmDebCompression
-	fill := &debFill{md5: map[string]string{}, bodies: map[string]fileBody{}}
-	var installed int64
-	for _, c := range info.Contents {
-		if !regularContent(c) || c.FileInfo == nil {
-			continue
-		}
-		installed += c.FileInfo.Size
-		if c.FileInfo.Size > 0 {
-			fill.bodies[path.Clean(c.Destination)] = fileBody{path: c.Source, size: c.FileInfo.Size}
-			c.Source, c.FileInfo.Size = empty, 0
-		}
-	}
-	fill.installedKiB = installed / 1024
+	fill := newDebFill(emptyOut(info, empty))
+	ctx, release := withShared(ctx)
+	defer release()
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
@@ -319,12 +295,8 @@ func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 	sign := info.RPM.Signature.SignFn
 	info.RPM.Signature.SignFn = nil
 	bodies := map[string]rpmpayload.Body{}
-	for _, c := range info.Contents {
-		if !regularContent(c) || c.FileInfo == nil || c.FileInfo.Size == 0 {
-			continue
-		}
-		bodies[path.Clean(c.Destination)] = rpmpayload.Body{Path: c.Source, Size: c.FileInfo.Size}
-		c.Source = empty
+	for name, b := range emptyOut(info, empty) {
+		bodies[name] = rpmpayload.Body{Path: b.path, Size: b.size}
 	}
 	// nfpm's rpm goes to a nameless temporary file, not memory: Rewrite
 	// streams it from there (the memory nfpm itself holds is its own).
@@ -339,12 +311,8 @@ func writeRPM(ctx context.Context, np nfpm.Packager, info *nfpm.Info, w io.Write
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("build rpm package: %w", err)
 	}
-	if packaging.SharedFrom(ctx) == nil {
-		// Outside a build (tests): the segments live as long as this call.
-		s := packaging.NewShared("")
-		defer s.Close()
-		ctx = packaging.WithShared(ctx, s)
-	}
+	ctx, done := withShared(ctx)
+	defer done()
 	o := rpmpayload.Options{Count: func(n int64) { packaging.Count(ctx, n) }, Bodies: bodies,
 		// Contents compressed once per matrix, shared with its debs too.
 		Segment: func(b rpmpayload.Body, level int) (*gzseg.Segment, string, error) {

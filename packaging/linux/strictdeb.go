@@ -172,12 +172,6 @@ func fixMembers(members []debMember, fill *debFill) error {
 // into f and returns the compressed size. With fill, the tar's empty files
 // get their contents on the way.
 func compressData(ctx context.Context, f *os.File, r io.Reader, size int64, ext string, fill *debFill) (int64, error) {
-	if fill != nil && packaging.SharedFrom(ctx) == nil {
-		// Outside a build (tests): the segments live as long as this call.
-		s := packaging.NewShared("")
-		defer s.Close()
-		ctx = packaging.WithShared(ctx, s)
-	}
 	zw, err := gzseg.NewWriter(f, debGzipLevel, time.Time{})
 	if err != nil {
 		return 0, err

@@ -74,54 +74,54 @@ func (f *filler) sizeOf(name string, mode int, size int) (int64, bool) {
 func (f *filler) write(w io.Writer, name string) error {
 	b := f.bodies[name]
 	if f.segment != nil {
-		return f.writeSegment(name, b)
+		seg, digest, err := f.segment(b, gzipLevel)
+		if err != nil {
+			return fmt.Errorf("content of %s: %w", name, err)
+		}
+		if seg.Size != b.Size {
+			return fmt.Errorf("content of %s: %s changed during the build (%d bytes, was %d)", name, b.Path, seg.Size, b.Size)
+		}
+		if err := f.zw.WriteSegment(seg); err != nil {
+			return err
+		}
+		// The uncompressed payload's digest still reads every byte.
+		if err := copyBody(f.raw, b, name); err != nil {
+			return err
+		}
+		f.cw.N += b.Size
+		f.fill(name, b.Size, digest)
+		return nil
 	}
+	h := sha256.New()
+	if err := copyBody(io.MultiWriter(w, h), b, name); err != nil {
+		return err
+	}
+	f.fill(name, b.Size, hex.EncodeToString(h.Sum(nil)))
+	return nil
+}
+
+// fill records what write put in for name.
+func (f *filler) fill(name string, size int64, digest string) {
+	f.done[name] = filled{size: size, digest: digest}
+	if f.count != nil {
+		f.count(size)
+	}
+}
+
+// copyBody copies b's content to w: exactly b.Size bytes, or an error
+// naming the member.
+func copyBody(w io.Writer, b Body, name string) error {
 	src, err := os.Open(b.Path)
 	if err != nil {
 		return fmt.Errorf("content of %s: %w", name, err)
 	}
 	defer src.Close()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(src, b.Size+1))
+	n, err := io.Copy(w, io.LimitReader(src, b.Size+1))
 	if err != nil {
 		return fmt.Errorf("content of %s: %w", name, err)
 	}
 	if n != b.Size {
 		return fmt.Errorf("content of %s: %s changed during the build (%d bytes, was %d)", name, b.Path, n, b.Size)
-	}
-	f.done[name] = filled{size: n, digest: hex.EncodeToString(h.Sum(nil))}
-	if f.count != nil {
-		f.count(n)
-	}
-	return nil
-}
-
-// writeSegment puts b's shared compressed content in the payload; the
-// uncompressed payload's digest still reads every byte.
-func (f *filler) writeSegment(name string, b Body) error {
-	seg, digest, err := f.segment(b, gzipLevel)
-	if err != nil {
-		return fmt.Errorf("content of %s: %w", name, err)
-	}
-	if err := f.zw.WriteSegment(seg); err != nil {
-		return err
-	}
-	src, err := os.Open(b.Path)
-	if err != nil {
-		return fmt.Errorf("content of %s: %w", name, err)
-	}
-	defer src.Close()
-	n, err := io.Copy(f.raw, io.LimitReader(src, b.Size+1))
-	if err != nil {
-		return fmt.Errorf("content of %s: %w", name, err)
-	}
-	if n != b.Size || seg.Size != b.Size {
-		return fmt.Errorf("content of %s: %s changed during the build (%d bytes, was %d)", name, b.Path, n, b.Size)
-	}
-	f.cw.N += n
-	f.done[name] = filled{size: n, digest: digest}
-	if f.count != nil {
-		f.count(n)
 	}
 	return nil
 }

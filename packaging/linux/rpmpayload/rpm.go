@@ -111,11 +111,7 @@ func Rewrite(w io.Writer, r io.Reader, o Options) error {
 	if _, err := io.ReadFull(r, lead); err != nil || !bytes.Equal(lead[:4], leadMagic) {
 		return errors.New("rpm: no rpm lead")
 	}
-	sigBytes, err := readHeader(r)
-	if err != nil {
-		return fmt.Errorf("rpm signature header: %w", err)
-	}
-	sig, err := parseHeader(sigBytes)
+	_, sig, err := readHeader(r)
 	if err != nil {
 		return fmt.Errorf("rpm signature header: %w", err)
 	}
@@ -125,11 +121,7 @@ func Rewrite(w io.Writer, r io.Reader, o Options) error {
 	if _, err := io.CopyN(io.Discard, r, int64((8-sig.size%8)%8)); err != nil {
 		return errors.New("rpm: truncated after the signature header")
 	}
-	hdr, err := readHeader(r)
-	if err != nil {
-		return fmt.Errorf("rpm main header: %w", err)
-	}
-	main, err := parseHeader(hdr)
+	hdr, main, err := readHeader(r)
 	if err != nil {
 		return fmt.Errorf("rpm main header: %w", err)
 	}
@@ -182,23 +174,25 @@ func Rewrite(w io.Writer, r io.Reader, o Options) error {
 	return err
 }
 
-// readHeader reads one header structure (preamble, index, data) whole.
-func readHeader(r io.Reader) ([]byte, error) {
+// readHeader reads one header structure (preamble, index, data) whole and
+// parses it.
+func readHeader(r io.Reader) ([]byte, *header, error) {
 	pre := make([]byte, 16)
 	if _, err := io.ReadFull(r, pre); err != nil || !bytes.Equal(pre[:8], headerMagic) {
-		return nil, errors.New("no header magic")
+		return nil, nil, errors.New("no header magic")
 	}
 	n := int64(binary.BigEndian.Uint32(pre[8:]))
 	dl := int64(binary.BigEndian.Uint32(pre[12:]))
 	if n < 1 || n > 1<<16 || dl > 256<<20 {
-		return nil, fmt.Errorf("header of %d entries and %d data bytes is beyond what an rpm holds", n, dl)
+		return nil, nil, fmt.Errorf("header of %d entries and %d data bytes is beyond what an rpm holds", n, dl)
 	}
 	b := make([]byte, 16+16*n+dl)
 	copy(b, pre)
 	if _, err := io.ReadFull(r, b[16:]); err != nil {
-		return nil, fmt.Errorf("truncated header: %w", err)
+		return nil, nil, fmt.Errorf("truncated header: %w", err)
 	}
-	return b, nil
+	h, err := parseHeader(b)
+	return b, h, err
 }
 
 // checkPayload refuses payloads this package cannot rewrite.
