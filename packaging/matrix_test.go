@@ -116,20 +116,7 @@ func TestMatrixSharesOneFetch(t *testing.T) {
 	}
 
 	// The same builds one by one give the same bytes.
-	single := t.TempDir()
-	for i, b := range builds {
-		o := *b.Options
-		o.CustomOutfile = filepath.Join(single, filepath.Base(b.Options.CustomOutfile))
-		res, err := packaging.Build(context.Background(), &o, packaging.BuildEnv{})
-		if err != nil {
-			t.Fatalf("single %s: %v", b.Name, err)
-		}
-		a, _ := os.ReadFile(outs[i].Result.Path)
-		s, _ := os.ReadFile(res.Path)
-		if !bytes.Equal(a, s) {
-			t.Errorf("%s: matrix output differs from the single build", b.Name)
-		}
-	}
+	sameAsAlone(t, builds, outs)
 }
 
 // TestMatrixGroupsUpdateServers: builds that differ in update server settings
@@ -245,4 +232,28 @@ func TestMatrixBadOrbitVersionFailsOnlyItsBuild(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "bad.rpm")); err == nil {
 		t.Error("the refused build wrote its output")
 	}
+}
+
+// sameAsAlone builds each of builds alone and fails for any whose output is
+// empty or differs from the matrix's (outs, in the same order). It returns
+// the matrix outputs' bytes.
+func sameAsAlone(t *testing.T, builds []packaging.MatrixBuild, outs []packaging.MatrixOutcome) [][]byte {
+	t.Helper()
+	single := t.TempDir()
+	var got [][]byte
+	for i, b := range builds {
+		o := *b.Options
+		o.CustomOutfile = filepath.Join(single, filepath.Base(b.Options.CustomOutfile))
+		res, err := packaging.Build(context.Background(), &o, packaging.BuildEnv{})
+		if err != nil {
+			t.Fatalf("single %s: %v", b.Name, err)
+		}
+		a, _ := os.ReadFile(outs[i].Result.Path)
+		s, _ := os.ReadFile(res.Path)
+		if len(a) == 0 || !bytes.Equal(a, s) {
+			t.Errorf("%s: matrix output differs from the single build", b.Name)
+		}
+		got = append(got, a)
+	}
+	return got
 }

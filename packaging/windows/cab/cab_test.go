@@ -43,21 +43,29 @@ func testFiles() []testFile {
 
 var testTime = time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC)
 
+// writerWith starts a Writer with opts and adds files to it.
+func writerWith(t testing.TB, files []testFile, opts Options) *Writer {
+	t.Helper()
+	w, err := NewWriter(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := w.Add(f.name, bytes.NewReader(f.data), 0); err != nil {
+			w.Close()
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
 func buildCab(t testing.TB, files []testFile, opts Options) []byte {
 	t.Helper()
 	if opts.TempDir == "" {
 		opts.TempDir = t.TempDir()
 	}
-	w, err := NewWriter(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := writerWith(t, files, opts)
 	defer w.Close()
-	for _, f := range files {
-		if err := w.Add(f.name, bytes.NewReader(f.data), 0); err != nil {
-			t.Fatal(err)
-		}
-	}
 	size, err := w.Finish()
 	if err != nil {
 		t.Fatal(err)

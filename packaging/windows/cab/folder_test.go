@@ -14,16 +14,8 @@ import (
 // sharedFolder compresses files as a reusable Folder in dir.
 func sharedFolder(t *testing.T, dir string, files []testFile) *Folder {
 	t.Helper()
-	w, err := NewWriter(Options{TempDir: dir, ModTime: testTime})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := writerWith(t, files, Options{TempDir: dir, ModTime: testTime})
 	defer w.Close()
-	for _, f := range files {
-		if err := w.Add(f.name, bytes.NewReader(f.data), 0); err != nil {
-			t.Fatal(err)
-		}
-	}
 	fo, err := w.FinishFolder()
 	if err != nil {
 		t.Fatal(err)
