@@ -29,6 +29,14 @@ func hostileTar(t *testing.T, hdrs ...*tar.Header) []byte {
 	return buf.Bytes()
 }
 
+// desktopTarball is an attack that publishes the Linux Fleet Desktop
+// tarball with the given entries.
+func desktopTarball(hdrs ...*tar.Header) func(*testing.T, *testenv.Repo) error {
+	return func(t *testing.T, r *testenv.Repo) error {
+		return r.AddTarget("desktop", "linux", "stable", "desktop.tar.gz", hostileTar(t, hdrs...), "1.2.3")
+	}
+}
+
 func desktopExec(mode int64) *tar.Header {
 	body := "#!/bin/sh\necho hostile desktop\n"
 	return &tar.Header{Name: "fleet-desktop/fleet-desktop", Typeflag: tar.TypeReg, Mode: mode, Size: int64(len(body))}
@@ -72,13 +80,11 @@ func TestHostileRepository(t *testing.T) {
 		},
 		{
 			name: "world-writable and setuid desktop files",
-			attack: func(t *testing.T, r *testenv.Repo) error {
-				return r.AddTarget("desktop", "linux", "stable", "desktop.tar.gz", hostileTar(t,
-					&tar.Header{Name: "fleet-desktop/", Typeflag: tar.TypeDir, Mode: 0o777},
-					desktopExec(0o4777),
-					&tar.Header{Name: "fleet-desktop/lib.so", Typeflag: tar.TypeReg, Mode: 0o666, Size: 4},
-				), "1.2.3")
-			},
+			attack: desktopTarball(
+				&tar.Header{Name: "fleet-desktop/", Typeflag: tar.TypeDir, Mode: 0o777},
+				desktopExec(0o4777),
+				&tar.Header{Name: "fleet-desktop/lib.so", Typeflag: tar.TypeReg, Mode: 0o666, Size: 4},
+			),
 			check: func(t *testing.T, r runResult) {
 				out, _ := tool(t, false, needTool(t, "dpkg-deb", "dpkg"), "-c", r.Outfile)
 				for _, line := range strings.Split(out, "\n") {
@@ -99,63 +105,51 @@ func TestHostileRepository(t *testing.T) {
 		},
 		{
 			name: "tarball escaping its directory",
-			attack: func(t *testing.T, r *testenv.Repo) error {
-				return r.AddTarget("desktop", "linux", "stable", "desktop.tar.gz", hostileTar(t,
-					desktopExec(0o755),
-					&tar.Header{Name: "../../../../etc/cron.d/pwn", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3},
-				), "1.2.3")
-			},
+			attack: desktopTarball(
+				desktopExec(0o755),
+				&tar.Header{Name: "../../../../etc/cron.d/pwn", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3},
+			),
 			want: []string{desktop, "escapes the destination directory"},
 		},
 		{
 			name: "symbolic link out of the tree",
-			attack: func(t *testing.T, r *testenv.Repo) error {
-				return r.AddTarget("desktop", "linux", "stable", "desktop.tar.gz", hostileTar(t,
-					desktopExec(0o755),
-					&tar.Header{Name: "fleet-desktop/shadow", Typeflag: tar.TypeSymlink, Linkname: "/etc/shadow"},
-				), "1.2.3")
-			},
+			attack: desktopTarball(
+				desktopExec(0o755),
+				&tar.Header{Name: "fleet-desktop/shadow", Typeflag: tar.TypeSymlink, Linkname: "/etc/shadow"},
+			),
 			want: []string{desktop, "symbolic link to absolute path"},
 		},
 		{
 			name: "device node",
-			attack: func(t *testing.T, r *testenv.Repo) error {
-				return r.AddTarget("desktop", "linux", "stable", "desktop.tar.gz", hostileTar(t,
-					desktopExec(0o755),
-					&tar.Header{Name: "fleet-desktop/mem", Typeflag: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 1},
-				), "1.2.3")
-			},
+			attack: desktopTarball(
+				desktopExec(0o755),
+				&tar.Header{Name: "fleet-desktop/mem", Typeflag: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 1},
+			),
 			want: []string{desktop, "unsupported entry type"},
 		},
 		{
 			name: "tarball that unpacks to 5 GiB",
-			attack: func(t *testing.T, r *testenv.Repo) error {
-				return r.AddTarget("desktop", "linux", "stable", "desktop.tar.gz", hostileTar(t,
-					desktopExec(0o755),
-					&tar.Header{Name: "fleet-desktop/bomb", Typeflag: tar.TypeReg, Mode: 0o644, Size: 5 << 30},
-				), "1.2.3")
-			},
+			attack: desktopTarball(
+				desktopExec(0o755),
+				&tar.Header{Name: "fleet-desktop/bomb", Typeflag: tar.TypeReg, Mode: 0o644, Size: 5 << 30},
+			),
 			want: []string{desktop, "unpacks to more than 4 GiB"},
 		},
 		{
 			name: "file name with terminal escapes",
-			attack: func(t *testing.T, r *testenv.Repo) error {
-				return r.AddTarget("desktop", "linux", "stable", "desktop.tar.gz", hostileTar(t,
-					desktopExec(0o755),
-					&tar.Header{Name: "fleet-desktop/\x1b]0;pwned\x07\x1b[2J", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1},
-				), "1.2.3")
-			},
+			attack: desktopTarball(
+				desktopExec(0o755),
+				&tar.Header{Name: "fleet-desktop/\x1b]0;pwned\x07\x1b[2J", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1},
+			),
 			want: []string{desktop, "control character in the name"},
 		},
 		{
 			name: "file names with glob characters",
-			attack: func(t *testing.T, r *testenv.Repo) error {
-				return r.AddTarget("desktop", "linux", "stable", "desktop.tar.gz", hostileTar(t,
-					desktopExec(0o755),
-					&tar.Header{Name: "fleet-desktop/lib[1].so", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1},
-					&tar.Header{Name: "fleet-desktop/*", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2},
-				), "1.2.3")
-			},
+			attack: desktopTarball(
+				desktopExec(0o755),
+				&tar.Header{Name: "fleet-desktop/lib[1].so", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1},
+				&tar.Header{Name: "fleet-desktop/*", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2},
+			),
 			check: func(t *testing.T, r runResult) {
 				out, _ := tool(t, false, needTool(t, "dpkg-deb", "dpkg"), "-c", r.Outfile)
 				for _, want := range []string{"fleet-desktop/lib[1].so", "fleet-desktop/*"} {
