@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"sort"
+
+	"github.com/pkgctl/pkgctl/packaging/macos/bom"
 )
 
 // maxKeep is the largest file whose content a report keeps in memory for
@@ -105,17 +107,7 @@ func (k *keepWriter) Write(p []byte) (int, error) {
 
 // modeString renders permission bits (with setuid/setgid/sticky) in octal.
 func modeString(m fs.FileMode) string {
-	v := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		v |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		v |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		v |= 0o1000
-	}
-	return fmt.Sprintf("%04o", v)
+	return fmt.Sprintf("%04o", bom.UnixMode(m)&0o7777)
 }
 
 // unixModeString renders the permission bits of a raw st_mode.
