@@ -12,16 +12,6 @@ import (
 	"github.com/pkgctl/pkgctl/packaging/macos/xar"
 )
 
-func startTSA(t *testing.T) *testenv.TSA {
-	t.Helper()
-	tsa, err := testenv.NewTSA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tsa.Close)
-	return tsa
-}
-
 // TestPkgTimestamped: --macos-sign-timestamp-url puts an RFC 3161 token in the
 // pkg's CMS signature (openssl prints it), the pkg still reads with bsdtar and
 // 7z; a TSA that is down fails the build, naming it, and leaves no file.
@@ -32,7 +22,7 @@ func TestPkgTimestamped(t *testing.T) {
 	bsdtar := needTool(t, "bsdtar", "libarchive-tools")
 	sevenZ := needTool(t, "7z", "p7zip-full")
 	sg := newPkgSigner(t)
-	tsa := startTSA(t)
+	tsa := testenv.NewTSATB(t)
 	args := append(pkgSpec{Sign: "file"}.args(t, s, sg), "--macos-sign-timestamp-url="+tsa.URL)
 	r := runPkgctl(t, "fleet-osquery.pkg", args...)
 	mustSucceed(t, r)
@@ -61,7 +51,7 @@ func TestPkgTimestamped(t *testing.T) {
 		t.Errorf("7z l:\n%s", out)
 	}
 
-	down := startTSA(t)
+	down := testenv.NewTSATB(t)
 	down.FailNext(503, 503, 503, 503)
 	args = append(pkgSpec{Sign: "file"}.args(t, s, sg), "--macos-sign-timestamp-url="+down.URL)
 	mustFail(t, runPkgctl(t, "fleet-osquery.pkg", args...), "timestamp server "+down.URL, "HTTP 503")
@@ -76,7 +66,7 @@ func TestMSITimestamped(t *testing.T) {
 	osslsigncode := needTool(t, "osslsigncode", "osslsigncode")
 	dir := t.TempDir()
 	caFile, certFile, keyFile, _ := codeSigningIdentity(t, dir)
-	tsa := startTSA(t)
+	tsa := testenv.NewTSATB(t)
 	tsaCA := writeFile(t, dir, "tsa-ca.pem", tsa.CA.CertPEM)
 	args := append(msiArgs(t, s, s.Env, s.Nginx.URL, "amd64", "stable", s.EnrollSecret, fleetURL),
 		"--windows-sign-certificate="+certFile, "--windows-sign-key="+keyFile)

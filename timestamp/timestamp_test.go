@@ -17,16 +17,6 @@ import (
 	"github.com/pkgctl/pkgctl/internal/testenv"
 )
 
-func newTSA(t *testing.T) *testenv.TSA {
-	t.Helper()
-	tsa, err := testenv.NewTSA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tsa.Close)
-	return tsa
-}
-
 func client(t *testing.T, raw string) *Client {
 	t.Helper()
 	c, err := New("test-timestamp-url", raw)
@@ -53,7 +43,7 @@ func TestTimestamp(t *testing.T) {
 		{"down", nil, true, "not reachable", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tsa := newTSA(t)
+			tsa := testenv.NewTSATB(t)
 			tsa.FailNext(tc.fail...)
 			c := client(t, tsa.URL)
 			if tc.down {
@@ -109,7 +99,7 @@ func TestPasswordRefused(t *testing.T) {
 // made itself, so the TSA the other tests trust is a real one.
 func TestTSAWithOpenSSL(t *testing.T) {
 	openssl := testenv.NeedTool(t, "openssl", "openssl")
-	tsa := newTSA(t)
+	tsa := testenv.NewTSATB(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	os.WriteFile(data, []byte("hello"), 0o644)

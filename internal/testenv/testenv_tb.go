@@ -90,3 +90,15 @@ func TreeHash(t testing.TB, dir string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// NewTSATB starts a time-stamp authority (NewTSA) that t.Cleanup stops
+// (closing it earlier, to test an unreachable server, is fine).
+func NewTSATB(t testing.TB) *TSA {
+	t.Helper()
+	tsa, err := NewTSA()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(tsa.Close)
+	return tsa
+}

@@ -18,12 +18,9 @@ import (
 // TestTimestamps: the RFC 3161 time stamp of a signed pkg (in the CMS
 // x-signature) and msi (Authenticode) shows with the TSA that signed it.
 func TestTimestamps(t *testing.T) {
-	tsa, err := testenv.NewTSA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tsa.Close)
+	tsa := testenv.NewTSATB(t)
 	fx := newFixture(t)
+	var err error
 	if fx.ts, err = timestamp.New("test-timestamp-url", tsa.URL); err != nil {
 		t.Fatal(err)
 	}

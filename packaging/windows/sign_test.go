@@ -117,11 +117,7 @@ func shortLivedIdentity(t *testing.T) (*packaging.SigningIdentity, []byte, time.
 // later), the time-stamped MSI still verifies and the plain one does not.
 func TestSignFileTimestamped(t *testing.T) {
 	osslsigncode := testenv.NeedTool(t, "osslsigncode", "osslsigncode")
-	tsa, err := testenv.NewTSA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tsa.Close()
+	tsa := testenv.NewTSATB(t)
 	ts, err := timestamp.New("windows-sign-timestamp-url", tsa.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -171,10 +167,7 @@ func TestSignFileTimestamped(t *testing.T) {
 
 // TestSignFileTimestampServerDown: no silent fallback to an unstamped signature.
 func TestSignFileTimestampServerDown(t *testing.T) {
-	tsa, err := testenv.NewTSA()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tsa := testenv.NewTSATB(t)
 	tsa.FailNext(503, 503, 503, 503)
 	ts, _ := timestamp.New("windows-sign-timestamp-url", tsa.URL)
 	ts.Backoff = time.Millisecond
@@ -184,9 +177,8 @@ func TestSignFileTimestampServerDown(t *testing.T) {
 	l.Signing = id
 	p := filepath.Join(t.TempDir(), "x.msi")
 	os.WriteFile(p, build(t, l), 0o644)
-	err = (Packager{}).SignFile(context.Background(), l, p)
+	err := (Packager{}).SignFile(context.Background(), l, p)
 	if err == nil || !strings.Contains(err.Error(), "HTTP 503") || !strings.Contains(err.Error(), tsa.URL) {
 		t.Fatalf("err = %v, want the TSA's 503", err)
 	}
-	tsa.Close()
 }

@@ -29,11 +29,7 @@ import (
 // which ignores time stamps, refuses the expired certificate).
 func TestSignTimestamped(t *testing.T) {
 	openssl := testenv.NeedTool(t, "openssl", "openssl")
-	tsa, err := testenv.NewTSA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tsa.Close()
+	tsa := testenv.NewTSATB(t)
 	ts, err := timestamp.New("macos-sign-timestamp-url", tsa.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -124,10 +120,7 @@ func TestSignTimestamped(t *testing.T) {
 // TestSignTimestampServerDown: signing fails, naming the server; nothing is
 // signed without the time stamp that was asked for.
 func TestSignTimestampServerDown(t *testing.T) {
-	tsa, err := testenv.NewTSA()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tsa := testenv.NewTSATB(t)
 	ts, _ := timestamp.New("macos-sign-timestamp-url", tsa.URL)
 	ts.Backoff = time.Millisecond
 	tsa.Close()
@@ -135,7 +128,7 @@ func TestSignTimestampServerDown(t *testing.T) {
 	files, _ := testFiles(t)
 	path := writeXar(t, files)
 	before, _ := os.ReadFile(path)
-	err = xar.Sign(context.Background(), path, id.chain, id.key, ts)
+	err := xar.Sign(context.Background(), path, id.chain, id.key, ts)
 	if err == nil || !strings.Contains(err.Error(), "not reachable") || !strings.Contains(err.Error(), tsa.URL) {
 		t.Fatalf("err = %v", err)
 	}
