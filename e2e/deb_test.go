@@ -100,20 +100,7 @@ func TestDeb(t *testing.T) {
 				if contains(controlMembers(info), "preinst") {
 					t.Fatal("the package has a preinst: dpkg --unpack would run it")
 				}
-				root := filepath.Join(t.TempDir(), "root")
-				admin := filepath.Join(t.TempDir(), "dpkg")
-				for _, d := range []string{root, filepath.Join(admin, "info"), filepath.Join(admin, "updates"), filepath.Join(admin, "triggers")} {
-					if err := os.MkdirAll(d, 0o755); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := os.WriteFile(filepath.Join(admin, "status"), nil, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				args := []string{"--instdir=" + root, "--admindir=" + admin, "--log=/dev/null", "--no-triggers"}
-				if !isRoot() {
-					args = append(args, "--force-not-root")
-				}
+				root, admin, args := privateDpkg(t)
 				if b.Arch != hostDebArch(t) {
 					args = append(args, "--force-architecture") // an arm64 package on an amd64 host
 				}

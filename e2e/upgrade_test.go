@@ -78,20 +78,7 @@ func TestUpgradeDebKeepsOperatorFiles(t *testing.T) {
 	for _, c := range upgradeCases {
 		t.Run(c.name, func(t *testing.T) {
 			v1, v2 := linuxUpgradeBuilds(t, s, "deb", c.flagfile)
-			root := filepath.Join(t.TempDir(), "root")
-			admin := filepath.Join(t.TempDir(), "dpkg")
-			for _, d := range []string{root, filepath.Join(admin, "info"), filepath.Join(admin, "updates"), filepath.Join(admin, "triggers")} {
-				if err := os.MkdirAll(d, 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := os.WriteFile(filepath.Join(admin, "status"), nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			args := []string{"--instdir=" + root, "--admindir=" + admin, "--log=/dev/null", "--no-triggers"}
-			if !isRoot() {
-				args = append(args, "--force-not-root")
-			}
+			root, admin, args := privateDpkg(t)
 			// dpkg --unpack runs no postinst; the packages have no preinst (TestDeb).
 			// An upgrade would run v1's prerm and postrm ("upgrade": no-ops, but
 			// dpkg runs them chrooted into the root, which has no shell), so they
@@ -214,4 +201,25 @@ func TestUpgradeMSIKeepsOperatorFiles(t *testing.T) {
 			checkFlags(t, flags, c.want(s))
 		})
 	}
+}
+
+// privateDpkg makes an empty installation root and dpkg database in temp
+// directories and returns them and the dpkg flags that use them.
+func privateDpkg(t *testing.T) (root, admin string, args []string) {
+	t.Helper()
+	root = filepath.Join(t.TempDir(), "root")
+	admin = filepath.Join(t.TempDir(), "dpkg")
+	for _, d := range []string{root, filepath.Join(admin, "info"), filepath.Join(admin, "updates"), filepath.Join(admin, "triggers")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(admin, "status"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args = []string{"--instdir=" + root, "--admindir=" + admin, "--log=/dev/null", "--no-triggers"}
+	if !isRoot() {
+		args = append(args, "--force-not-root")
+	}
+	return root, admin, args
 }
