@@ -236,24 +236,47 @@ func (c *Config) developerLog(ctx context.Context, id string) (*DeveloperLog, er
 		return nil, &StepError{Step: "log", Err: errors.New("the answer has no developer log URL")}
 	}
 	// The log URL is pre-signed: no App Store Connect token goes with it.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	status, data, err := c.plainCall(ctx, "log", "developer log", http.MethodGet, u, nil, nil)
 	if err != nil {
-		return nil, &StepError{Step: "log", Err: err}
+		return nil, err
 	}
-	r, err := c.client().Do(req)
-	if err != nil {
-		return nil, &StepError{Step: "log", Err: fmt.Errorf("developer log not reachable: %w", unwrapURLError(err))}
-	}
-	defer r.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	if r.StatusCode != http.StatusOK {
-		return nil, &StepError{Step: "log", Err: fmt.Errorf("developer log: HTTP %s", r.Status)}
+	if status != "" {
+		return nil, &StepError{Step: "log", Err: fmt.Errorf("developer log: HTTP %s", status)}
 	}
 	var log DeveloperLog
 	if err := json.Unmarshal(data, &log); err != nil {
 		return nil, &StepError{Step: "log", Err: fmt.Errorf("developer log is not JSON: %v", err)}
 	}
 	return &log, nil
+}
+
+// plainCall sends a request that carries no App Store Connect token (a
+// pre-signed log URL, CloudKit) and returns the answer's body (bounded),
+// with its status when that is not 200 OK ("" when it is). Only a request
+// that could not be made or sent is an error: a StepError of step naming
+// what.
+func (c *Config) plainCall(ctx context.Context, step, what, method, u string, body []byte, header map[string]string) (status string, data []byte, err error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return "", nil, &StepError{Step: step, Err: err}
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	r, err := c.client().Do(req)
+	if err != nil {
+		return "", nil, &StepError{Step: step, Err: fmt.Errorf("%s not reachable: %w", what, unwrapURLError(err))}
+	}
+	defer r.Body.Close()
+	data, _ = io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if r.StatusCode != http.StatusOK {
+		status = r.Status
+	}
+	return status, data, nil
 }
 
 func fileSHA256(path string) (string, error) {

@@ -133,20 +133,13 @@ func (c *Config) lookupTicket(ctx context.Context, record string) ([]byte, error
 		u = DefaultTicketURL
 	}
 	body, _ := json.Marshal(map[string]any{"records": []map[string]string{{"recordName": record}}})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	status, data, err := c.plainCall(ctx, "staple", "ticket lookup", http.MethodPost, u, body,
+		map[string]string{"Content-Type": "application/json", "Accept": "application/json"})
 	if err != nil {
-		return nil, &StepError{Step: "staple", Err: err}
+		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.client().Do(req)
-	if err != nil {
-		return nil, &StepError{Step: "staple", Err: fmt.Errorf("ticket lookup not reachable: %w", unwrapURLError(err))}
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if resp.StatusCode != http.StatusOK {
-		return nil, &StepError{Step: "staple", Err: fmt.Errorf("ticket lookup: HTTP %s", resp.Status), Answer: inert(string(data))}
+	if status != "" {
+		return nil, &StepError{Step: "staple", Err: fmt.Errorf("ticket lookup: HTTP %s", status), Answer: inert(string(data))}
 	}
 	var out struct {
 		Records []struct {
